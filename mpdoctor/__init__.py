@@ -1,0 +1,3 @@
+"""mpdoctor: diagnose multiprocess Python programs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from mpdoctor.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Evidence: everything the collectors learned about one run, as plain data.
+
+This is the input of the rules (pure functions, no I/O). The collectors (`mpdoctor.collect`)
+build it from probe events and psutil / /proc samples; tests build it by hand.
+Times are seconds since the run started (the launch of the target).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mpdoctor.model import Frame
+
+
+@dataclass(frozen=True)
+class ProcessKey:
+    """A process's identity: a reused pid is a different process (psutil's rule)."""
+
+    pid: int
+    create_time: float  # seconds since the epoch, as psutil.Process.create_time() gives
+
+
+@dataclass
+class ExceptionInfo:
+    """An exception that escaped a process target (printed by multiprocessing's _bootstrap)."""
+
+    type: str  # qualified class name, e.g. "ZeroDivisionError"
+    message: str
+    traceback: str  # the text Python printed, byte for byte
+    frames: list[Frame] = field(default_factory=list)  # innermost last
+
+
+@dataclass
+class Site:
+    """A line of the user's code (the first frame outside multiprocessing and mpdoctor)."""
+
+    file: str
+    line: int
+    function: str
+
+
+@dataclass
+class ProcessEvidence:
+    key: ProcessKey
+    ppid: int | None
+    cmdline: list[str]  # raw; renderers redact
+    exe: str | None = None
+    name: str | None = None  # multiprocessing's process name (ForkPoolWorker-1), else psutil's
+    probed: bool = False  # the probe registered in this process
+    python: str | None = None  # "3.11.7", from the probe
+    start_method: str | None = None  # how multiprocessing started it: fork | spawn | forkserver
+    # What started it, from the parent's probe: process | pool-worker | executor-worker |
+    # manager | forkserver | resource-tracker, or None when no probed parent reported it.
+    started_as: str | None = None
+    pool_id: str | None = None  # the pool or executor it worked for
+    start_site: Site | None = None  # the user's line that led to its start
+    target: str | None = None  # the process target's qualified name, when known
+    daemon: bool | None = None
+    # Last sampled state: running | sleeping | disk-sleep | stopped | zombie | exited | unknown
+    state: str = "unknown"
+    exit_code: int | None = None  # exit status when it exited normally
+    signal: int | None = None  # the signal that killed it
+    exit_seen_by: str | None = None  # parent-probe | monitor-reap | zombie-stat | psutil
+    started_s: float | None = None
+    ended_s: float | None = None
+    zombie_since_s: float | None = None  # first sample that saw it as a zombie
+    zombie_until_s: float | None = None  # last sample that saw it as a zombie
+    cpu_s: float | None = None
+    peak_rss_bytes: int | None = None
+    num_threads: int | None = None
+    exception: ExceptionInfo | None = None
+    # Who sent it a signal, from the sender's probe (os.kill audit): see KillEvidence.
+    kills: list[KillEvidence] = field(default_factory=list)
+    alive_after_main: bool = False  # still alive when the main process had exited + grace
+    ended_by_mpdoctor: bool = False  # mpdoctor ended it while tearing the tree down
+
+
+@dataclass
+class KillEvidence:
+    sender_pid: int
+    target_pid: int
+    signal: int
+    t_s: float
+    # pool-terminate (a Pool's terminate / with-block exit), executor-shutdown,
+    # process-terminate (Process.terminate/kill by user code), user (a bare os.kill)
+    via: str
+    site: Site | None = None
+
+
+@dataclass
+class PoolEvidence:
+    pool_id: str  # unique within the run: "<owner pid>:<n>"
+    kind: str  # Pool | ProcessPoolExecutor
+    owner_pid: int
+    size: int | None
+    start_method: str | None
+    site: Site | None  # where the user created it
+    created_s: float
+    ended_s: float | None = None  # when it was terminated / closed / shut down
+    ended_how: str | None = None  # terminate | close | shutdown
+
+
+@dataclass
+class WarningEvidence:
+    pid: int
+    t_s: float
+    category: str  # UserWarning, ResourceWarning, ...
+    message: str
+    filename: str | None = None
+    lineno: int | None = None
+
+
+@dataclass
+class Evidence:
+    main: ProcessKey | None
+    processes: dict[ProcessKey, ProcessEvidence]
+    pools: list[PoolEvidence] = field(default_factory=list)
+    warnings: list[WarningEvidence] = field(default_factory=list)
+    # OOM kills counted by the cgroup (memory.events oom_kill) during the run; None: unreadable.
+    cgroup_oom_kills: int | None = None
+    duration_s: float = 0.0
+    main_ended_s: float | None = None
+    platform: str = "linux"
+    notes: list[str] = field(default_factory=list)
+
+    def by_pid(self, pid: int) -> list[ProcessEvidence]:
+        """Every process that had this pid during the run (pids are reused)."""
+        return [p for k, p in self.processes.items() if k.pid == pid]

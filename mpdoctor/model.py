@@ -1,0 +1,175 @@
+"""The report model: what mpdoctor found, as plain dataclasses.
+
+This is the JSON report of DESIGN.md (schema_version 1) in Python form. Collectors fill it,
+rules add findings to it, renderers read it; `to_dict` / `from_dict` make the JSON round trip
+exact so `mpdoctor report saved.json` renders what `mpdoctor run` rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+Severity = Literal["error", "warning", "info"]
+Certainty = Literal["proven", "suspected"]
+OutcomeStatus = Literal[
+    "exited",
+    "signaled",
+    "timeout",
+    "deadlock-stopped",
+    "stopped-respawn-loop",
+    "interrupted",
+    "not-started",
+]
+
+
+@dataclass
+class Frame:
+    file: str
+    line: int
+    function: str
+
+
+@dataclass
+class Wait:
+    kind: str  # join | pipe-read | pipe-write | futex | poll | sleep | ...
+    on: int | str | None = None  # a pid or a resource name
+    since_s: float | None = None
+    timed: bool = False
+
+
+@dataclass
+class ThreadInfo:
+    ident: int | None = None
+    native_id: int | None = None
+    name: str | None = None
+    wait: Wait | None = None
+    stack: list[Frame] = field(default_factory=list)
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    ppid: int | None
+    create_time: float
+    role: str
+    name: str
+    cmdline: list[str]  # already redacted
+    state: str  # running | sleeping | stopped | zombie | exited | unknown
+    exit_code: int | None = None
+    signal: int | None = None
+    cpu_s: float | None = None
+    peak_rss_bytes: int | None = None
+    threads: list[ThreadInfo] = field(default_factory=list)
+    started_s: float | None = None  # seconds since the run started
+    ended_s: float | None = None
+    wait: Wait | None = None
+    probed: bool = False  # the probe registered in this process
+    python: str | None = None  # interpreter version, when the probe ran
+
+
+@dataclass
+class Location:
+    role: str  # defined | sent | blocked | started | raised | created | ...
+    file: str
+    line: int
+    pid: int | None = None
+    function: str | None = None
+
+
+@dataclass
+class Hint:
+    fix: str
+    why: str
+    docs: str | None = None
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: Severity
+    certainty: Certainty
+    title: str
+    message: str
+    pids: list[int] = field(default_factory=list)
+    locations: list[Location] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    hint: Hint | None = None
+
+
+@dataclass
+class Outcome:
+    status: OutcomeStatus
+    exit_code: int | None = None
+    signal: int | None = None
+    whose: Literal["target", "mpdoctor"] = "target"
+    duration_s: float = 0.0
+
+
+@dataclass
+class Environment:
+    python: str | None  # version of the target interpreter, e.g. "3.11.7"
+    interpreter: str | None  # path of the target interpreter
+    platform: str
+    start_method: str | None  # "fork", "spawn (forced)", ...
+    cpu_count: int | None
+
+
+@dataclass
+class Tool:
+    name: str = "mpdoctor"
+    version: str = ""
+
+
+@dataclass
+class Report:
+    tool: Tool
+    environment: Environment
+    command: list[str]
+    outcome: Outcome
+    processes: list[ProcessInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what mpdoctor could not do, and why
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        # schema_version first: readers check it before anything else.
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        return _build(cls, data)
+
+
+# The nested types of each dataclass field, for the JSON round trip.
+_NESTED: dict[tuple[type, str], tuple[type, bool]] = {
+    (Report, "tool"): (Tool, False),
+    (Report, "environment"): (Environment, False),
+    (Report, "outcome"): (Outcome, False),
+    (Report, "processes"): (ProcessInfo, True),
+    (Report, "findings"): (Finding, True),
+    (ProcessInfo, "threads"): (ThreadInfo, True),
+    (ProcessInfo, "wait"): (Wait, False),
+    (ThreadInfo, "wait"): (Wait, False),
+    (ThreadInfo, "stack"): (Frame, True),
+    (Finding, "locations"): (Location, True),
+    (Finding, "hint"): (Hint, False),
+}
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass `cls` from a dict, ignoring unknown keys (newer minor versions add fields)."""
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        nested = _NESTED.get((cls, f.name))
+        if nested is not None and value is not None:
+            sub, is_list = nested
+            value = [_build(sub, item) for item in value] if is_list else _build(sub, value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
