@@ -1,0 +1,94 @@
+"""The `mpdoctor` command: parse, dispatch, and turn every error into one line and an exit code.
+
+This is the only place that maps errors to exit codes (memray's rule): commands raise
+`MpdoctorError`, click raises its usage errors, and `main` prints one `mpdoctor: ...` line for
+each. Commands return the process exit status; nothing else calls `sys.exit`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from mpdoctor import __version__
+from mpdoctor.cli import report as report_cmd
+from mpdoctor.cli import run as run_cmd
+from mpdoctor.cli.argv import split_run_argv
+from mpdoctor.errors import EXIT_INTERNAL, EXIT_USAGE, MpdoctorError
+
+app = typer.Typer(
+    name="mpdoctor",
+    help="Diagnose multiprocess Python programs: hangs, crashed or killed workers, leaks.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mpdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Diagnose multiprocess Python programs."""
+
+
+app.command("run", **run_cmd.COMMAND_SETTINGS)(run_cmd.run)
+app.command("report")(report_cmd.report)
+
+
+def _prepare_argv(argv: list[str]) -> list[str]:
+    """Apply Python's "the rest belongs to the program" rule to `mpdoctor run`."""
+    if not argv or argv[0] != "run":
+        return argv
+    run_click = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    with_values = [
+        opt
+        for param in run_click.params
+        if isinstance(param, click.Option) and not param.is_flag
+        for opt in param.opts + param.secondary_opts
+    ]
+    return ["run", *split_run_argv(argv[1:], with_values)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(_prepare_argv(args), prog_name="mpdoctor", standalone_mode=False)
+    except MpdoctorError as exc:
+        _error(exc.message, exc.hint)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _error("aborted")
+        return 130
+    except click.ClickException as exc:  # usage errors: unknown option, bad value
+        _error(exc.format_message().replace("\n", " "))
+        return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug in mpdoctor: one line, never a traceback
+        _error(f"internal error: {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    line = f"mpdoctor: {message}"
+    if hint:
+        line += f" ({hint})"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed: the exit code still says it

@@ -1,0 +1,28 @@
+"""Where mpdoctor's own report goes: stderr, through one rich Console made from the environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+
+from mpdoctor.model import Report
+
+
+class ColorChoice(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def print_report(report: Report, color: ColorChoice, *, quiet: bool = False) -> None:
+    """Render `report` on stderr; with `quiet`, print nothing unless there are findings."""
+    if quiet and not report.findings:
+        return
+    from mpdoctor.render.console import make_console, render_report
+
+    console = make_console(sys.stderr, color.value, os.environ)
+    try:
+        render_report(report, console)
+    except BrokenPipeError:
+        pass  # stderr went away (`| head`): the exit status still tells

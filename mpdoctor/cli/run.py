@@ -1,0 +1,139 @@
+"""`mpdoctor run`: run a program as `python` would, with the probe, then report what happened.
+
+The target starts before anything that only the report needs is imported (fixed cost), and its
+exit status survives whatever happens to mpdoctor afterwards: a failure while diagnosing or
+rendering prints one line and still exits as the target did.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from mpdoctor.cli.argv import COMMAND_FLAG
+from mpdoctor.cli.output import ColorChoice, print_report
+from mpdoctor.errors import EXIT_STOPPED, UsageError
+
+COMMAND_SETTINGS = {
+    "context_settings": {"ignore_unknown_options": True, "allow_interspersed_args": False},
+    "epilog": (
+        "Exit status: the program's own; if the program dies by signal N, mpdoctor dies by N "
+        "too. 124: mpdoctor stopped it (timeout). 2: usage error. 125: mpdoctor failed. "
+        "126/127: the -- COMMAND is not executable / not found."
+    ),
+}
+
+
+class MpLog(str, Enum):
+    off = "off"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    subdebug = "subdebug"
+
+
+def run(
+    program: list[str] = typer.Argument(
+        None, metavar="SCRIPT [ARGS]... | -m MODULE [ARGS]... | -- COMMAND [ARGS]...",
+        help="The program and its arguments: everything after it belongs to it.",
+        show_default=False,
+    ),
+    module: str | None = typer.Option(
+        None, "-m", "--module", help="Run a library module as a script, as `python -m`."
+    ),
+    python: str | None = typer.Option(
+        None, "--python", help="Interpreter to run SCRIPT or -m with [default: python on PATH]."
+    ),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write the JSON report (schema v1) to this file."
+    ),
+    mp_log: MpLog = typer.Option(
+        MpLog.info, "--mp-log", help="multiprocessing.log_to_stderr level in every process."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.01, help="Stop the whole tree after this many seconds (exit 124)."
+    ),
+    keep_orphans: bool = typer.Option(
+        False, "--keep-orphans", help="Leave processes that outlive the program running."
+    ),
+    color: ColorChoice = typer.Option(ColorChoice.auto, "--color", help="auto, always or never."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing when nothing is found."),
+    exec_command: bool = typer.Option(False, COMMAND_FLAG, hidden=True),
+) -> int:
+    """Run a Python program (or any command) with a probe in every process, then diagnose it."""
+    from mpdoctor.collect.launcher import Target
+    from mpdoctor.collect.runner import RunOptions, run_target
+
+    target = _target(Target, program or [], module, exec_command)
+    if report is not None:
+        _check_writable(report)
+    options = RunOptions(
+        python=python,
+        mp_log=mp_log.value,
+        timeout=timeout,
+        keep_orphans=keep_orphans,
+    )
+    result = run_target(target, options)  # the program has run; its status must survive
+    try:
+        _report(result, report, color, quiet)
+    except Exception as exc:  # a bug while diagnosing must not cost the program's status
+        import sys
+
+        sys.stderr.write(f"mpdoctor: internal error while reporting: {type(exc).__name__}: {exc}\n")
+    return _exit_status(result)
+
+
+def _target(target_cls, program: list[str], module: str | None, exec_command: bool):
+    if module is not None:
+        return target_cls.module(module, program)
+    if not program:
+        raise UsageError("missing program: give SCRIPT, -m MODULE or -- COMMAND")
+    if exec_command:
+        return target_cls.command(program)
+    return target_cls.script(program[0], program[1:])
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an unwritable --report before the program runs, not after."""
+    import os
+
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--report {path}: directory {parent} does not exist")
+    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(parent, os.W_OK):
+        raise UsageError(f"--report {path}: not writable")
+
+
+def _report(result, report_path: Path | None, color: ColorChoice, quiet: bool) -> None:
+    from mpdoctor.diagnose import diagnose
+    from mpdoctor.render.json_report import write_report
+    from mpdoctor.report_builder import build_report
+
+    findings = diagnose(result.evidence)
+    full = build_report(
+        result.evidence,
+        outcome=result.outcome,
+        environment=result.environment,
+        command=result.command,
+        findings=findings,
+        notes=result.notes,
+    )
+    print_report(full, color, quiet=quiet)
+    if report_path is not None:
+        write_report(full, report_path)
+
+
+def _exit_status(result) -> int:
+    outcome = result.outcome
+    if outcome.whose == "mpdoctor":
+        return EXIT_STOPPED
+    if outcome.signal is not None:
+        from mpdoctor.collect.signals import die_by_signal
+
+        die_by_signal(outcome.signal)  # returns only if the signal could not kill us
+        return 128 + outcome.signal
+    return outcome.exit_code if outcome.exit_code is not None else 0

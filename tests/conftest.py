@@ -1,0 +1,116 @@
+"""Shared fixtures: run the real CLI in a subprocess, and fail any test that leaves a process.
+
+Every process a test starts inherits MPDOCTOR_TEST_TOKEN (unique per test), so after the test
+the leftovers are found exactly by scanning /proc/*/environ for that token, however they were
+reparented. Leftovers are killed, then the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+TOKEN_VAR = "MPDOCTOR_TEST_TOKEN"
+
+
+def processes_with_token(token: str) -> list[int]:
+    found = []
+    needle = f"{TOKEN_VAR}={token}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except OSError:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    token = uuid.uuid4().hex
+    monkeypatch.setenv(TOKEN_VAR, token)
+    yield token
+    if not sys.platform.startswith("linux"):
+        return
+    deadline = time.monotonic() + 3.0
+    alive = [p for p in processes_with_token(token) if not _is_zombie(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in processes_with_token(token) if not _is_zombie(p)]
+    if alive:
+        descriptions = []
+        for pid in alive:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+                descriptions.append(f"{pid}: {cmdline[:200]}")
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        pytest.fail("test left processes running:\n" + "\n".join(descriptions))
+
+
+def mpdoctor_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mpdoctor", *args]
+
+
+def run_mpdoctor(
+    args: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real CLI; stdout and stderr captured as bytes."""
+    return _run(mpdoctor_argv(*args), timeout=timeout, input=input, env=env, cwd=cwd)
+
+
+def run_plain(
+    args: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    return _run(list(args), timeout=timeout, input=input, env=env, cwd=cwd)
+
+
+def _run(argv, *, timeout, input, env, cwd) -> subprocess.CompletedProcess[bytes]:
+    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
+    full_env.pop("FORCE_COLOR", None)
+    return subprocess.run(
+        argv,
+        input=input if input is not None else b"",
+        capture_output=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=str(cwd or ROOT),
+    )
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES
