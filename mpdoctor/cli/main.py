@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.23 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
 
 from mpdoctor import __version__
 from mpdoctor.cli import report as report_cmd
@@ -54,7 +58,7 @@ def _prepare_argv(argv: list[str]) -> list[str]:
     with_values = [
         opt
         for param in run_click.params
-        if isinstance(param, click.Option) and not param.is_flag
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
         for opt in param.opts + param.secondary_opts
     ]
     return ["run", *split_run_argv(argv[1:], with_values)]
@@ -67,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except MpdoctorError as exc:
         _error(exc.message, exc.hint)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         _error("aborted")
         return 130
-    except click.ClickException as exc:  # usage errors: unknown option, bad value
+    except click_exceptions.ClickException as exc:  # usage errors: unknown option, bad value
         _error(exc.format_message().replace("\n", " "))
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
     except KeyboardInterrupt:

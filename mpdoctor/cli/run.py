@@ -14,10 +14,10 @@ import typer
 
 from mpdoctor.cli.argv import COMMAND_FLAG
 from mpdoctor.cli.output import ColorChoice, print_report
-from mpdoctor.errors import EXIT_STOPPED, UsageError
+from mpdoctor.errors import UsageError
 
 COMMAND_SETTINGS = {
-    "context_settings": {"ignore_unknown_options": True, "allow_interspersed_args": False},
+    "context_settings": {"allow_interspersed_args": False},
     "epilog": (
         "Exit status: the program's own; if the program dies by signal N, mpdoctor dies by N "
         "too. 124: mpdoctor stopped it (timeout). 2: usage error. 125: mpdoctor failed. "
@@ -128,12 +128,5 @@ def _report(result, report_path: Path | None, color: ColorChoice, quiet: bool) -
 
 
 def _exit_status(result) -> int:
-    outcome = result.outcome
-    if outcome.whose == "mpdoctor":
-        return EXIT_STOPPED
-    if outcome.signal is not None:
-        from mpdoctor.collect.signals import die_by_signal
-
-        die_by_signal(outcome.signal)  # returns only if the signal could not kill us
-        return 128 + outcome.signal
-    return outcome.exit_code if outcome.exit_code is not None else 0
+    """The program's status: its code, 124 when mpdoctor stopped it, or death by its signal."""
+    return result.finish()  # never returns when the program died by a signal

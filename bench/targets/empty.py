@@ -1,0 +1,1 @@
+"""Does nothing: the fixed cost of starting Python (and of mpdoctor around it)."""

@@ -1,0 +1,41 @@
+"""Recording the audited operations the probe watches: os.kill / os.killpg (`kill`), os.exec*
+(`exec`). The hook itself (one set lookup per audited operation) is in the package __init__.
+"""
+
+import os
+import sys
+
+from . import _events
+
+
+def record(event: str, args: tuple) -> None:
+    try:
+        if event == "os.exec":
+            path, argv = args[0], args[1]
+            _events.emit("exec", {"path": _text(path), "argv": [_text(a) for a in argv]})
+            return
+        target, sig = args[0], args[1]
+        if not sig:
+            return  # signal 0 only probes whether a process exists
+        from . import _stack
+
+        # frame 0 is this function, 1 the audit hook, 2 the caller of os.kill
+        via, site, pool_list, exiting = _stack.kill_context(sys._getframe(2))
+        fields = {"target": int(target), "sig": int(sig), "via": via, "site": site}
+        if event == "os.killpg":
+            fields["group"] = True
+        _events.emit("kill", fields)
+        if pool_list is not None:
+            from . import _pools
+
+            _pools.terminated_by_list(pool_list, exiting)
+    except Exception:
+        _events.disable()
+
+
+def _text(value) -> str:
+    if not isinstance(value, (str, bytes)):
+        value = os.fspath(value)  # a path-like program argument
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value

@@ -1,0 +1,219 @@
+"""Children as their parent sees them, observed without adding frames to any traceback.
+
+* `multiprocessing.process._children` becomes a `ChildSet`. `Process.start()` calls
+  `_children.add(p)` only after Popen succeeded (-> `child-start`); `join()`, `is_alive()`,
+  `close()` and `_cleanup()` call `_children.discard(p)` once the child is reaped
+  (-> `child-exit` with `p._popen.returncode`). No program exception passes through either.
+* `multiprocessing.process._dangling` (a WeakSet every Process joins in `__init__`) becomes a
+  `DanglingSet` that notes the target's name: `start()` deletes `_target` before `add`.
+* In a child, `_bootstrap` resets `_children = set()`, sets `_current_process`, builds
+  `_ParentProcess(...)`, then runs the after-fork callbacks of `multiprocessing.util`. Ours
+  (`_bootstrapped`) re-installs the ChildSet, writes `bootstrap` and arms the capture of an
+  exception escaping the target. Fork and forkserver children run the after-fork callbacks;
+  spawn children do not on 3.10+ (SpawnProcess._after_fork is a no-op), so a spawn child
+  (known from its command line) gets a one-shot `_ParentProcess` replacement that restores the
+  class, builds the real object and calls `_bootstrapped`; `_ParentProcess.__init__` only
+  stores attributes, so no exception can pass through it.
+"""
+
+import sys
+from _weakrefset import WeakSet
+
+from . import _events, _role, _stack
+
+_process = None  # the multiprocessing.process module
+_popens = {}  # id(process) -> its Popen while in _children (close() drops p._popen first)
+_targets = {}  # id(process) -> target name, from Process.__init__ until start()
+_bootstrapped_pid = 0  # the pid whose bootstrap was recorded (spawn children on 3.8/3.9 see both)
+
+
+class ChildSet(set):
+    __slots__ = ()
+
+    def add(self, process):
+        set.add(self, process)
+        if _events.on:
+            _started(process, sys._getframe(1))
+
+    def discard(self, process):
+        if process in self:
+            set.discard(self, process)
+            if _events.on:
+                _reaped(process)
+
+
+class DanglingSet(WeakSet):
+    def add(self, item):
+        WeakSet.add(self, item)
+        if _events.on:
+            _note_target(item)
+
+
+def install(process) -> None:
+    """Hook multiprocessing.process (just imported)."""
+    global _process
+    _process = process
+    process._children = ChildSet(process._children)
+    process._dangling = DanglingSet(process._dangling)
+    if _role.role() == "spawn-child":
+        _hook_parent_process(process)
+
+
+def _hook_parent_process(process) -> None:
+    real = process._ParentProcess
+
+    def _ParentProcess(name, pid, sentinel):
+        process._ParentProcess = real
+        parent = real(name, pid, sentinel)
+        _bootstrapped(None)
+        return parent
+
+    process._ParentProcess = _ParentProcess
+
+
+def watch_bootstrap(util) -> None:
+    """Hook multiprocessing.util (just imported): our callback runs in every child's _bootstrap."""
+    util.register_after_fork(_TOKEN, _bootstrapped)
+
+
+class _Token:
+    """register_after_fork keeps its objects in a WeakValueDictionary: this one lives forever."""
+
+
+_TOKEN = _Token()
+
+
+def _bootstrapped(_token) -> None:
+    global _bootstrapped_pid
+    if not _events.on or _process is None or _bootstrapped_pid == _events.pid:
+        return
+    _bootstrapped_pid = _events.pid
+    try:
+        _process._children = ChildSet()
+        _popens.clear()
+        _targets.clear()
+        me = _process.current_process()
+        method = me._start_method
+        if method is None:
+            context = sys.modules["multiprocessing.context"]._default_context
+            method = context.get_start_method(allow_none=True)
+        _events.emit(
+            "bootstrap",
+            {
+                "name": me.name,
+                "method": method,
+                "parent_pid": me._parent_pid,
+                "daemon": bool(me.daemon),
+            },
+        )
+        from . import _failures
+
+        _failures.arm_exception_capture(_process)
+    except Exception:
+        _events.disable()
+
+
+def _note_target(process) -> None:
+    try:
+        if len(_targets) > 10000:
+            _targets.clear()  # processes created and never started: forget them
+        _targets[id(process)] = _target_name(process)
+    except Exception:
+        _events.disable()
+
+
+def _target_name(process) -> "str | None":
+    target = process.__dict__.get("_target")
+    if target is None:
+        run = type(process).run
+        if run is _process.BaseProcess.run:
+            return None
+        target = run  # a Process subclass overriding run()
+    func = getattr(target, "func", None)  # functools.partial
+    if func is not None and type(target).__name__ == "partial":
+        target = func
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not isinstance(name, str):
+        return type(target).__qualname__
+    return module + "." + name if isinstance(module, str) else name
+
+
+def _started(process, start_frame) -> None:
+    try:
+        popen = process._popen
+        _popens[id(process)] = popen
+        kind, pool, site = _start_context(process, start_frame.f_back)
+        _events.emit(
+            "child-start",
+            {
+                "child": popen.pid,
+                "name": process.name,
+                "method": getattr(popen, "method", None),
+                "daemon": bool(process.daemon),
+                "kind": kind,
+                "pool": pool,
+                "target": _targets.pop(id(process), None),
+                "site": site,
+            },
+        )
+    except Exception:
+        _events.disable()
+
+
+def _reaped(process) -> None:
+    try:
+        popen = _popens.pop(id(process), None) or process._popen
+        code = getattr(popen, "returncode", None)
+        if code is None:
+            return
+        _events.emit("child-exit", {"child": popen.pid, "exitcode": code, "name": process.name})
+    except Exception:
+        _events.disable()
+
+
+def _start_context(process, frame) -> tuple:
+    """(kind, pool id, site) of a child whose start() was called from `frame`.
+
+    Pool workers are started by Pool._repopulate_pool_static, from Pool.__init__ (the Pool is
+    the frame's `self`) or from the worker-handler thread's _maintain_pool (only the pool's
+    worker list is at hand: pools are also found by the identity of that list). Executor
+    workers by ProcessPoolExecutor._spawn_process / _adjust_process_count (`self`), manager
+    servers by BaseManager.start.
+    """
+    fs = _stack.files()
+    kind = "process"
+    owner = None
+    workers = None
+    f = frame
+    while f is not None and fs.internal(f.f_code.co_filename):
+        filename = f.f_code.co_filename
+        if filename == fs.pool:
+            kind = "pool-worker"
+            if owner is None:
+                local = f.f_locals
+                owner = _instance(local.get("self"), "multiprocessing.pool", "Pool")
+                if workers is None and type(local.get("pool")) is list:
+                    workers = local["pool"]
+        elif filename == fs.cf_process:
+            kind = "executor-worker"
+            if owner is None:
+                owner = _instance(
+                    f.f_locals.get("self"), "concurrent.futures.process", "ProcessPoolExecutor"
+                )
+        elif filename == fs.managers and kind == "process":
+            kind = "manager"
+        f = f.f_back
+    site = _stack.site(f)
+    pool = None
+    if kind in ("pool-worker", "executor-worker"):
+        from . import _pools
+
+        pool = _pools.pool_id(kind, owner, workers, process, site)
+    return kind, pool, site
+
+
+def _instance(obj, module_name, class_name):
+    module = sys.modules.get(module_name)
+    cls = getattr(module, class_name, None) if module is not None else None
+    return obj if cls is not None and isinstance(obj, cls) else None

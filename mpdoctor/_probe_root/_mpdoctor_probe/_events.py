@@ -1,0 +1,165 @@
+"""This process's event log: `SESSION/events/<pid>-<ticks>.jsonl`, one `os.write` per event.
+
+One line per event, written with a single write to an O_APPEND descriptor, so a SIGKILL never
+leaves half an event. A forked child closes the parent's descriptor and opens its own file.
+Any error here disables the probe in this process (`on` becomes False): the program never sees it.
+JSON is encoded by hand: importing `json` pulls in `re`, which alone costs more than the whole
+probe is allowed at startup.
+"""
+
+import os
+import sys
+import time
+
+on = False  # the probe is active in this process
+pid = 0
+_fd = -1
+_ident = None  # (st_dev, st_ino) of our file: never write into a descriptor the program reused
+_dir = None
+_threads_at_fork = None  # threads alive in the parent when it forked (read by the child)
+
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+# str.translate table: JSON escapes for control characters, quote and backslash.
+_ESC = {i: "\\u%04x" % i for i in range(32)}
+_ESC.update({9: "\\t", 10: "\\n", 13: "\\r", 34: '\\"'})
+_ESC[92] = "\\\\"
+
+
+def encode(value) -> str:
+    """JSON text of plain data (dict, list, tuple, str, int, float, bool, None)."""
+    t = type(value)
+    if t is str:
+        return '"' + value.translate(_ESC) + '"'
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if t is int:
+        return int.__repr__(value)
+    if t is dict:
+        return "{" + ",".join(encode(str(k)) + ":" + encode(v) for k, v in value.items()) + "}"
+    if t is list or t is tuple:
+        return "[" + ",".join([encode(v) for v in value]) + "]"
+    if t is float:
+        return repr(value) if value - value == 0 else "null"  # inf and nan are not JSON
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return encode(str.__str__(value))
+    return encode("<%s>" % t.__name__)
+
+
+def start(session: str, forked: bool) -> bool:
+    """Open this process's file under `session` and write `start`; False (disabled) on error."""
+    global _dir
+    try:
+        _dir = os.path.join(session, "events")
+        return _open(forked)
+    except Exception:
+        disable()
+        return False
+
+
+def _ticks():
+    """Start time in clock ticks since boot (field 22 of /proc/self/stat), None off Linux."""
+    try:
+        fd = os.open("/proc/self/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return int(data[data.rindex(b")") + 2 :].split()[19])
+
+
+def _open(forked: bool) -> bool:
+    global on, pid, _fd, _ident
+    pid = os.getpid()
+    ticks = _ticks()
+    tag = str(ticks) if ticks is not None else "x" + os.urandom(6).hex()
+    fd = os.open(os.path.join(_dir, "%d-%s.jsonl" % (pid, tag)), _FLAGS, 0o600)
+    st = os.fstat(fd)
+    _fd, _ident, on = fd, (st.st_dev, st.st_ino), True
+    fields = {
+        "ppid": os.getppid(),
+        "ticks": ticks,
+        "argv": list(getattr(sys, "argv", ())),
+        "exe": sys.executable,
+        "py": "%d.%d.%d" % sys.version_info[:3],
+        "forked": forked,
+    }
+    if forked:
+        fields["threads"] = _threads_at_fork
+    emit("start", fields)
+    return on
+
+
+def emit(kind: str, fields: dict) -> None:
+    """Append one event; never raises (an error disables the probe)."""
+    if not on:
+        return
+    try:
+        event = {"e": kind, "t": time.time(), "pid": pid}
+        event.update(fields)
+        # backslashreplace turns a lone surrogate (undecodable argv, path) into a JSON \\udcXX.
+        data = (encode(event) + "\n").encode("utf-8", "backslashreplace")
+        st = os.fstat(_fd)
+        if (st.st_dev, st.st_ino) != _ident:
+            _lost()  # the program closed our fd and reused the number: not ours any more
+            return
+        while data:
+            data = data[os.write(_fd, data) :]
+    except Exception:
+        disable()
+
+
+def _lost() -> None:
+    global on, _fd
+    on, _fd = False, -1
+
+
+def disable() -> None:
+    """Stop recording in this process, closing our descriptor if it is still ours."""
+    global on, _fd
+    on = False
+    fd, _fd = _fd, -1
+    if fd < 0:
+        return
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == _ident:
+            os.close(fd)
+    except Exception:
+        pass
+
+
+def before_fork() -> None:
+    """os.register_at_fork(before=...): count threads, for the child's `start` event."""
+    global _threads_at_fork
+    threading = sys.modules.get("threading")
+    try:
+        _threads_at_fork = (
+            len(threading._active) + len(threading._limbo) if threading is not None else 1
+        )
+    except Exception:
+        _threads_at_fork = None
+
+
+def after_fork_child() -> None:
+    """os.register_at_fork(after_in_child=...): the child gets its own file and `start`."""
+    global _fd
+    if not on:
+        return
+    try:
+        fd, _fd = _fd, -1
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == _ident:
+            os.close(fd)  # the parent's file: a child never writes into it
+        _open(True)
+    except Exception:
+        disable()

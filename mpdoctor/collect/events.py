@@ -1,0 +1,353 @@
+"""Read the probe's JSONL event files into typed records.
+
+One file per process, `events/<pid>-<start ticks>.jsonl`, written only by that process with one
+os.write per line. A SIGKILL can still leave a torn last line (a full disk, a write cut short):
+lines that do not parse are skipped, as are unknown kinds and keys (newer probes add them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpdoctor.diagnose.evidence import Site
+from mpdoctor.model import Frame
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    t: float  # time.time() in the writing process
+    pid: int
+
+
+@dataclass(frozen=True)
+class StartEvent(Event):
+    ppid: int | None
+    ticks: int | None  # /proc/self/stat field 22; None off Linux
+    argv: list[str]
+    exe: str | None
+    py: str | None
+    forked: bool
+
+
+@dataclass(frozen=True)
+class MpEvent(Event):
+    method: str | None
+    default_method: str | None
+    role: str | None = None  # the probe's view: spawn-child | forkserver | resource-tracker
+
+
+@dataclass(frozen=True)
+class BootstrapEvent(Event):
+    name: str | None
+    method: str | None
+    parent_pid: int | None
+    daemon: bool | None
+
+
+@dataclass(frozen=True)
+class ChildStartEvent(Event):
+    child: int
+    name: str | None
+    method: str | None
+    daemon: bool | None
+    child_kind: str | None  # process | pool-worker | executor-worker | manager
+    pool: str | None
+    target: str | None
+    site: Site | None
+
+
+@dataclass(frozen=True)
+class ChildExitEvent(Event):
+    child: int
+    exitcode: int  # negative: killed by that signal
+
+
+@dataclass(frozen=True)
+class KillEvent(Event):
+    target: int  # a pid, or a process group id when `group`
+    sig: int
+    via: str
+    site: Site | None
+    group: bool = False  # os.killpg
+
+
+@dataclass(frozen=True)
+class PoolEvent(Event):
+    pool: str
+    pool_kind: str
+    size: int | None
+    method: str | None
+    site: Site | None
+
+
+@dataclass(frozen=True)
+class PoolEndEvent(Event):
+    pool: str
+    how: str | None
+
+
+@dataclass(frozen=True)
+class ExceptionEvent(Event):
+    type: str  # as Python prints it: "ValueError", "mymod.MyError" (module shown unless builtin)
+    message: str
+    traceback: str
+    frames: list[Frame] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WarningEvent(Event):
+    category: str
+    message: str
+    filename: str | None
+    lineno: int | None
+
+
+@dataclass
+class ProcessEvents:
+    """All events of one process's file; (pid, ticks) from the file name is its identity."""
+
+    pid: int
+    ticks: int | None
+    path: Path
+    events: list[Event] = field(default_factory=list)
+
+    def first(self, cls: type[Event]) -> Any:
+        return next((e for e in self.events if isinstance(e, cls)), None)
+
+    def last(self, cls: type[Event]) -> Any:
+        return next((e for e in reversed(self.events) if isinstance(e, cls)), None)
+
+    def of(self, cls: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+class _Bad(Exception):
+    """A line whose required keys are missing or of the wrong type: skipped."""
+
+
+def _int(d: dict[str, Any], key: str, required: bool = False) -> int | None:
+    value = d.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        if required:
+            raise _Bad(key)
+        return None
+    return value
+
+
+def _str(d: dict[str, Any], key: str, required: bool = False) -> str | None:
+    value = d.get(key)
+    if not isinstance(value, str):
+        if required:
+            raise _Bad(key)
+        return None
+    return value
+
+
+def _bool(d: dict[str, Any], key: str) -> bool | None:
+    value = d.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _site(value: Any) -> Site | None:
+    frame = _frame(value)
+    return Site(frame.file, frame.line, frame.function) if frame else None
+
+
+def _frame(value: Any) -> Frame | None:
+    if not isinstance(value, dict):
+        return None
+    file, line, function = value.get("file"), value.get("line"), value.get("function")
+    if not isinstance(file, str) or not isinstance(line, int) or isinstance(line, bool):
+        return None
+    return Frame(file, line, function if isinstance(function, str) else "?")
+
+
+def _start(d: dict[str, Any], base: dict[str, Any]) -> StartEvent:
+    argv = d.get("argv")
+    return StartEvent(
+        **base,
+        ppid=_int(d, "ppid"),
+        ticks=_int(d, "ticks"),
+        argv=[a for a in argv if isinstance(a, str)] if isinstance(argv, list) else [],
+        exe=_str(d, "exe"),
+        py=_str(d, "py"),
+        forked=bool(d.get("forked")),
+    )
+
+
+def _mp(d: dict[str, Any], base: dict[str, Any]) -> MpEvent:
+    return MpEvent(
+        **base,
+        method=_str(d, "method"),
+        default_method=_str(d, "default_method"),
+        role=_str(d, "role"),
+    )
+
+
+def _bootstrap(d: dict[str, Any], base: dict[str, Any]) -> BootstrapEvent:
+    return BootstrapEvent(
+        **base,
+        name=_str(d, "name"),
+        method=_str(d, "method"),
+        parent_pid=_int(d, "parent_pid"),
+        daemon=_bool(d, "daemon"),
+    )
+
+
+def _child_start(d: dict[str, Any], base: dict[str, Any]) -> ChildStartEvent:
+    return ChildStartEvent(
+        **base,
+        child=_int(d, "child", required=True),  # type: ignore[arg-type]
+        name=_str(d, "name"),
+        method=_str(d, "method"),
+        daemon=_bool(d, "daemon"),
+        child_kind=_str(d, "kind"),
+        pool=_str(d, "pool"),
+        target=_str(d, "target"),
+        site=_site(d.get("site")),
+    )
+
+
+def _child_exit(d: dict[str, Any], base: dict[str, Any]) -> ChildExitEvent:
+    return ChildExitEvent(
+        **base,
+        child=_int(d, "child", required=True),  # type: ignore[arg-type]
+        exitcode=_int(d, "exitcode", required=True),  # type: ignore[arg-type]
+    )
+
+
+def _kill(d: dict[str, Any], base: dict[str, Any]) -> KillEvent:
+    return KillEvent(
+        **base,
+        target=_int(d, "target", required=True),  # type: ignore[arg-type]
+        sig=_int(d, "sig", required=True),  # type: ignore[arg-type]
+        via=_str(d, "via") or "user",
+        site=_site(d.get("site")),
+        group=d.get("group") is True,
+    )
+
+
+def _pool(d: dict[str, Any], base: dict[str, Any]) -> PoolEvent:
+    return PoolEvent(
+        **base,
+        pool=_str(d, "pool", required=True),  # type: ignore[arg-type]
+        pool_kind=_str(d, "kind") or "Pool",
+        size=_int(d, "size"),
+        method=_str(d, "method"),
+        site=_site(d.get("site")),
+    )
+
+
+def _pool_end(d: dict[str, Any], base: dict[str, Any]) -> PoolEndEvent:
+    return PoolEndEvent(**base, pool=_str(d, "pool", required=True), how=_str(d, "how"))  # type: ignore[arg-type]
+
+
+def _exception(d: dict[str, Any], base: dict[str, Any]) -> ExceptionEvent:
+    frames = d.get("frames")
+    qualname = _str(d, "type") or "Exception"
+    module = _str(d, "module")
+    return ExceptionEvent(
+        **base,
+        # traceback prints the module for all but builtins and __main__: match that text.
+        type=qualname if module in (None, "builtins", "__main__") else f"{module}.{qualname}",
+        message=_str(d, "message") or "",
+        traceback=_str(d, "traceback") or "",
+        frames=[f for f in map(_frame, frames) if f] if isinstance(frames, list) else [],
+    )
+
+
+def _warning(d: dict[str, Any], base: dict[str, Any]) -> WarningEvent:
+    return WarningEvent(
+        **base,
+        category=_str(d, "category") or "Warning",
+        message=_str(d, "message") or "",
+        filename=_str(d, "filename"),
+        lineno=_int(d, "lineno"),
+    )
+
+
+_PARSERS = {
+    "start": _start,
+    "mp": _mp,
+    "bootstrap": _bootstrap,
+    "child-start": _child_start,
+    "child-exit": _child_exit,
+    "kill": _kill,
+    "pool": _pool,
+    "pool-end": _pool_end,
+    "exception": _exception,
+    "warning": _warning,
+}
+
+
+def parse_line(line: bytes | str, default_pid: int) -> Event | None:
+    """One event, or None for a torn, malformed or unknown line."""
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    parser = _PARSERS.get(data.get("e"))  # type: ignore[arg-type]
+    if parser is None:
+        return None
+    t = data.get("t")
+    pid = _int(data, "pid")
+    base = {
+        "kind": data["e"],
+        "t": float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else 0.0,
+        "pid": pid if pid is not None else default_pid,
+    }
+    try:
+        return parser(data, base)
+    except _Bad:
+        return None
+
+
+def parse_file_name(name: str) -> tuple[int, int | None] | None:
+    """`<pid>-<ticks>.jsonl` -> (pid, ticks); ticks may be absent off Linux (`<pid>-x`)."""
+    if not name.endswith(".jsonl"):
+        return None
+    pid_text, _, ticks_text = name[: -len(".jsonl")].partition("-")
+    if not pid_text.isdigit():
+        return None
+    return int(pid_text), int(ticks_text) if ticks_text.isdigit() else None
+
+
+def read_file(path: Path) -> ProcessEvents | None:
+    ident = parse_file_name(path.name)
+    if ident is None:
+        return None
+    pid, ticks = ident
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    stream = ProcessEvents(pid, ticks, path)
+    # A torn last line (no newline) does not parse and is skipped like any malformed line;
+    # one cut exactly before its newline is complete JSON and is kept.
+    for line in raw.split(b"\n"):
+        if line.strip():
+            event = parse_line(line, pid)
+            if event is not None:
+                stream.events.append(event)
+    return stream
+
+
+def read_events(events_dir: Path | str) -> list[ProcessEvents]:
+    """Every process's events, in file-name order; an unreadable directory reads as none."""
+    try:
+        names = sorted(os.listdir(events_dir))
+    except OSError:
+        return []
+    streams = []
+    for name in names:
+        stream = read_file(Path(events_dir) / name)
+        if stream is not None:
+            streams.append(stream)
+    return streams

@@ -1,0 +1,110 @@
+"""Reaping the monitor's children: the target, and orphans reparented to the subreaper.
+
+Never `waitpid(-1)`: that could take the target's status in passing, or a status another part of
+the monitor waits for. Zombie children are found with `waitid(P_ALL, WNOWAIT)`, which looks
+without reaping, then each is reaped by its own pid; pids registered with `ignore()` (helpers
+the monitor itself runs) are left to their owner.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mpdoctor.collect import identity
+from mpdoctor.diagnose.evidence import ProcessKey
+
+
+@dataclass(frozen=True)
+class Reaped:
+    pid: int
+    key: ProcessKey | None  # None if its /proc entry could not be read before reaping
+    status: int  # the raw wait status
+    t: float  # time.time() when reaped
+    max_rss_bytes: int | None  # ru_maxrss: this child and its reaped descendants
+
+    @property
+    def exit_code(self) -> int | None:
+        return os.waitstatus_to_exitcode(self.status) if os.WIFEXITED(self.status) else None
+
+    @property
+    def signal(self) -> int | None:
+        return os.WTERMSIG(self.status) if os.WIFSIGNALED(self.status) else None
+
+
+class Reaper:
+    def __init__(self, target_pid: int, before_reap: Callable[[int], None] | None = None):
+        self.target_pid = target_pid
+        self.target: Reaped | None = None
+        self._before_reap = before_reap  # e.g. a last sample of the zombie's /proc entry
+        self._ignored: set[int] = set()
+
+    def ignore(self, pid: int) -> None:
+        self._ignored.add(pid)
+
+    def poll_target(self) -> Reaped | None:
+        if self.target is None:
+            self.target = self._reap(self.target_pid)
+        return self.target
+
+    def reap_orphans(self) -> list[Reaped]:
+        """Reap every exited child; the target's status is kept for poll_target."""
+        out = []
+        for _ in range(10_000):  # bounded: each turn reaps one zombie
+            pid = _peek_zombie_child()
+            if pid is None or pid in self._ignored:
+                break
+            if pid == self.target_pid:
+                if self.poll_target() is None:
+                    break
+                continue
+            reaped = self._reap(pid)
+            if reaped is None:
+                break
+            out.append(reaped)
+        return out
+
+    def _reap(self, pid: int) -> Reaped | None:
+        # Look first (WNOWAIT) so the zombie's /proc entry can be read, then reap.
+        if not _has_exited(pid):
+            return None
+        key = identity.key_of(pid)
+        if self._before_reap is not None:
+            self._before_reap(pid)
+        try:
+            got, status, rusage = os.wait4(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if got == 0:
+            return None
+        return Reaped(pid, key, status, time.time(), _maxrss_bytes(rusage))
+
+
+def _has_exited(pid: int) -> bool:
+    if not hasattr(os, "waitid"):
+        return True  # wait4 with WNOHANG below is still safe, only less informative
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
+def _peek_zombie_child() -> int | None:
+    if not hasattr(os, "waitid"):
+        return None
+    try:
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    return info.si_pid if info is not None else None
+
+
+def _maxrss_bytes(rusage: resource.struct_rusage) -> int | None:
+    value = getattr(rusage, "ru_maxrss", 0)
+    if not value:
+        return None
+    # Linux reports kilobytes, macOS bytes.
+    return value if os.uname().sysname == "Darwin" else value * 1024

@@ -1,0 +1,422 @@
+"""`run_target`: run the program under the probe and the monitor, return what was learned.
+
+Order matters for the fixed cost: everything before the spawn is cheap (no psutil, no rich),
+the target starts, and only then does the monitor load the rest and start sampling, in
+parallel with the target's own start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mpdoctor.collect import cgroup, subreaper
+from mpdoctor.collect.launcher import (
+    Interpreter,
+    Target,
+    build_argv,
+    check_interpreter,
+    default_interpreter,
+    probe_blocker,
+    signals_to_default,
+    spawn,
+)
+from mpdoctor.collect.session import Session, create_session, target_env
+from mpdoctor.collect.signals import Received, SignalGate, die_by_signal, signal_name
+from mpdoctor.errors import EXIT_STOPPED
+from mpdoctor.model import Environment, Outcome
+
+if TYPE_CHECKING:
+    from mpdoctor.collect.reaper import Reaped, Reaper
+    from mpdoctor.collect.sampler import Sampler
+    from mpdoctor.diagnose.evidence import Evidence, ProcessKey
+
+_MIN_PROBED = (3, 8)
+
+
+@dataclass
+class RunOptions:
+    python: str | None = None  # --python PATH; default: `python`, else `python3`, on PATH
+    mp_log: str = "info"  # off | warning | info | debug | subdebug
+    timeout: float | None = None  # seconds; then the tree is ended, outcome "timeout"
+    keep_orphans: bool = False  # leave descendants alive after the main process exits
+    sample_interval: float = 0.25
+    helper_grace: float = 2.0  # how long multiprocessing's helpers may outlive main
+
+
+@dataclass(frozen=True)
+class ReceivedSignal:
+    signo: int
+    name: str
+    sender_pid: int | None
+    t_s: float
+    forwarded: bool  # False: the terminal already sent it to the target (Ctrl-C)
+
+
+@dataclass
+class RunResult:
+    evidence: Evidence
+    outcome: Outcome
+    command: list[str]  # the argv that was started
+    interpreter: str | None  # the interpreter launched (None for `-- COMMAND` ...)
+    interpreter_exe: str | None  # sys.executable as the main process's probe reported it
+    python_version: str | None
+    start_method: str | None  # what the main process used (its children, else its default)
+    notes: list[str] = field(default_factory=list)
+    signals: list[ReceivedSignal] = field(default_factory=list)
+    monitor_cpu_s: float = 0.0  # CPU the monitor itself used, both threads
+    samples_taken: int = 0
+    _gate: SignalGate | None = None
+
+    @property
+    def environment(self) -> Environment:
+        """The report's `environment`: the target's interpreter, this machine."""
+        import platform
+
+        try:
+            cpus: int | None = len(os.sched_getaffinity(0))  # the cores this run may use
+        except (AttributeError, OSError):
+            cpus = os.cpu_count()
+        return Environment(
+            python=self.python_version,
+            interpreter=self.interpreter or self.interpreter_exe,
+            platform=platform.platform(),
+            start_method=self.start_method,
+            cpu_count=cpus,
+        )
+
+    def exit_code(self) -> int:
+        """The code `mpdoctor run` exits with (a signal death is 128+N here; see finish())."""
+        if self.outcome.whose == "mpdoctor":
+            return EXIT_STOPPED
+        if self.outcome.signal is not None:
+            return 128 + self.outcome.signal
+        return self.outcome.exit_code if self.outcome.exit_code is not None else 0
+
+    def finish(self) -> int:
+        """Die by the target's signal if it died by one (never returns then); else the code."""
+        if self.outcome.status == "signaled" and self.outcome.signal is not None:
+            die_by_signal(self.outcome.signal)
+        return self.exit_code()
+
+    def restore_signals(self) -> None:
+        """Unblock the monitor's signals (for callers that go on running afterwards)."""
+        if self._gate is not None:
+            self._gate.restore()
+            self._gate = None
+
+
+def resolve_interpreter(target: Target, options: RunOptions) -> Interpreter | None:
+    if options.python:
+        return check_interpreter(options.python)
+    if target.kind == "command":
+        return None
+    return default_interpreter()
+
+
+def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
+    """Run `target` to its end (or timeout), watching its whole tree. Signals stay blocked
+    on return (call `restore_signals()` to go on normally, or exit)."""
+    options = options or RunOptions()
+    interp = resolve_interpreter(target, options)
+    path, argv = build_argv(target, interp.path if interp else None)
+    notes: list[str] = []
+    if target.kind == "command":
+        blocker = probe_blocker(argv)
+        if blocker:
+            notes.append(blocker)
+        if options.python:
+            notes.append("--python is not used with `-- COMMAND`: the command picks its Python")
+    if interp and interp.version and _version_tuple(interp.version) < _MIN_PROBED:
+        notes.append(
+            f"Python {interp.version} is older than 3.8: the probe stays silent, "
+            "monitoring with psutil only"
+        )
+    session = create_session()
+    try:
+        env = target_env(session, options.mp_log)
+        oom_start = cgroup.oom_kills()
+        gate = SignalGate.install()
+        try:
+            reaping = subreaper.enable()
+            usage0 = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.time()
+            pid = spawn(
+                path,
+                argv,
+                env,
+                sigmask=gate.original_mask,
+                sigdef=signals_to_default(gate.reset_in_child),
+            )
+        except BaseException:
+            gate.restore()
+            raise
+        if not reaping and sys.platform.startswith("linux"):
+            notes.append("could not become child subreaper: orphaned processes may be missed")
+        try:
+            monitor = _Monitor(pid, t0, gate, session, options, notes)
+        except BaseException:
+            _wait_plainly(pid)  # cannot monitor: still never leave the program unwaited
+            raise
+        result = monitor.run()
+        result.command = argv
+        result.interpreter = interp.path if interp else None
+        result.evidence.cgroup_oom_kills = cgroup.oom_kills_between(oom_start, cgroup.oom_kills())
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
+        result.monitor_cpu_s = round(
+            usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime, 4
+        )
+        _fill_interpreter(result, interp)
+        return result
+    finally:
+        session.cleanup()
+
+
+class _Monitor:
+    def __init__(
+        self,
+        pid: int,
+        t0: float,
+        gate: SignalGate,
+        session: Session,
+        options: RunOptions,
+        notes: list[str],
+    ):
+        # Loaded after the spawn: this overlaps with the target's own start-up.
+        from mpdoctor.collect import identity
+        from mpdoctor.collect.reaper import Reaper
+        from mpdoctor.collect.sampler import Sampler
+
+        self.pid = pid
+        self.t0 = t0
+        self.gate = gate
+        self.session = session
+        self.options = options
+        self.notes = notes
+        self.signals: list[ReceivedSignal] = []
+        self.sampler: Sampler = Sampler(
+            os.getpid(), t0, interval=options.sample_interval, events_dir=session.events_dir
+        )
+        self.reaper: Reaper = Reaper(pid, before_reap=self.sampler.sample_pid)
+        self.main_key: ProcessKey | None = None
+        self.clock_skew = identity.clock_skew()
+        self.stop_now = False  # a signal asked to end the run early
+
+    # -- events of the loop ----------------------------------------------------------------
+    def reap(self) -> None:
+        had_target = self.reaper.target is not None
+        for reaped in self.reaper.reap_orphans():
+            self.sampler.record_reap(reaped)
+        target = self.reaper.poll_target()
+        if target is not None and not had_target:
+            self.main_key = target.key
+            self.sampler.record_reap(target)
+
+    def on_signal(self, got: Received, target_alive: bool) -> None:
+        forwarded = False
+        if target_alive:
+            self.sampler.sample()  # the snapshot first: the signal may end everything
+        if got.external:
+            if target_alive:
+                try:
+                    os.kill(self.pid, got.signo)
+                    forwarded = True
+                except ProcessLookupError:
+                    pass
+            else:
+                self.stop_now = True  # no target to pass it to: the user wants it over
+        self.signals.append(
+            ReceivedSignal(
+                got.signo, signal_name(got.signo), got.sender_pid, self.now_s(), forwarded
+            )
+        )
+
+    def now_s(self) -> float:
+        return round(time.time() - self.t0, 3)
+
+    def wait(self, timeout: float, target_alive: bool) -> None:
+        got = self.gate.wait(timeout)
+        while got is not None:
+            if got.signo != signal.SIGCHLD:
+                self.on_signal(got, target_alive)
+            got = self.gate.wait(0)  # drain what else is pending
+        self.reap()
+
+    # -- phases ----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        self.sampler.start()
+        try:
+            timed_out = self.watch_main()
+            alive_after: list[ProcessKey] = []
+            ended: set[ProcessKey] = set()
+            if timed_out:
+                ended = self.end_all()
+            else:
+                alive_after = self.await_helpers()
+                if alive_after and not self.options.keep_orphans:
+                    ended = self.end_all()
+            self.sampler.sample()
+            self.reap()
+        except BaseException:
+            self.end_all()  # never leave the program running behind a failed monitor
+            raise
+        finally:
+            self.sampler.stop()
+        return self.result(timed_out, alive_after, ended)
+
+    def watch_main(self) -> bool:
+        """Wait for the main process; True if the timeout ended the wait."""
+        timeout = self.options.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.reaper.target is None:
+            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if left <= 0:
+                return True
+            self.wait(left, target_alive=True)
+        return False
+
+    def await_helpers(self) -> list[ProcessKey]:
+        """Give what outlived main (resource tracker, forkserver...) up to the grace to end."""
+        deadline = time.monotonic() + self.options.helper_grace
+        alive = self.sampler.refresh()
+        while alive and not self.stop_now and time.monotonic() < deadline:
+            self.wait(min(0.05, max(0.0, deadline - time.monotonic())), target_alive=False)
+            alive = self.sampler.refresh()
+        return alive
+
+    def end_all(self) -> set[ProcessKey]:
+        from mpdoctor.collect.teardown import end_tree
+
+        result = end_tree(self.sampler, reap=self.reap)
+        if result.survivors:
+            self.notes.append(
+                "could not end pids "
+                + ", ".join(str(k.pid) for k in result.survivors)
+                + " (still alive after SIGKILL)"
+            )
+        if self.reaper.target is None:  # killed a moment ago: collect its status (bounded)
+            deadline = time.monotonic() + 2.0
+            while self.reaper.target is None and time.monotonic() < deadline:
+                self.wait(0.02, target_alive=False)
+        return result.ended
+
+    # -- result ----------------------------------------------------------------------------
+    def result(
+        self, timed_out: bool, alive_after: list[ProcessKey], ended: set[ProcessKey]
+    ) -> RunResult:
+        from mpdoctor.collect.events import read_events
+        from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence, decode_status
+
+        target: Reaped | None = self.reaper.target
+        duration = time.time() - self.t0
+        streams = read_events(self.session.events_dir)
+        evidence = build_evidence(
+            BuildInputs(
+                t0=self.t0,
+                streams=streams,
+                samples=self.sampler.processes(),
+                main_key=self.main_key or _key_of_pid(self.sampler, self.pid),
+                main_status=target.status if target else None,
+                main_ended_s=(target.t - self.t0) if target else None,
+                main_max_rss_bytes=target.max_rss_bytes if target else None,
+                duration_s=duration,
+                alive_after_main=alive_after,
+                ended_by_mpdoctor=ended,
+                notes=self.notes,
+                clock_skew=self.clock_skew,
+            )
+        )
+        if timed_out:
+            self.notes.append(f"stopped after the {self.options.timeout:g} s timeout")
+            outcome = Outcome("timeout", EXIT_STOPPED, None, "mpdoctor", round(duration, 3))
+        elif target is not None:
+            code, sig = decode_status(target.status)
+            status = "signaled" if sig is not None else "exited"
+            outcome = Outcome(status, code, sig, "target", round(duration, 3))
+        else:  # unreachable in practice: the loop only ends with the target reaped
+            outcome = Outcome("interrupted", None, None, "mpdoctor", round(duration, 3))
+        main_stream = next((s for s in streams if s.pid == self.pid), None)
+        evidence.notes = list(self.notes)
+        return RunResult(
+            evidence=evidence,
+            outcome=outcome,
+            command=[],
+            interpreter=None,
+            interpreter_exe=_start_field(main_stream, "exe"),
+            python_version=_start_field(main_stream, "py"),
+            start_method=_start_method(main_stream),
+            notes=list(self.notes),
+            signals=list(self.signals),
+            samples_taken=self.sampler.samples_taken,
+            _gate=self.gate,
+        )
+
+
+def _wait_plainly(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _key_of_pid(sampler: Sampler, pid: int) -> ProcessKey | None:
+    keys = [k for k in sampler.processes() if k.pid == pid]
+    return min(keys, key=lambda k: k.create_time, default=None)
+
+
+def _start_field(stream: object, name: str) -> str | None:
+    from mpdoctor.collect.events import StartEvent
+
+    start = stream.first(StartEvent) if stream is not None else None  # type: ignore[attr-defined]
+    return getattr(start, name, None) if start is not None else None
+
+
+def _start_method(stream: object) -> str | None:
+    """The start method main used: its children's, else the one fixed at import, else default."""
+    from mpdoctor.collect.events import ChildStartEvent, MpEvent
+
+    if stream is None:
+        return None
+    for child in stream.of(ChildStartEvent):  # type: ignore[attr-defined]
+        if child.method:
+            return child.method
+    mp = stream.first(MpEvent)  # type: ignore[attr-defined]
+    if mp is None:
+        return None
+    return mp.method or mp.default_method
+
+
+def _fill_interpreter(result: RunResult, interp: Interpreter | None) -> None:
+    if result.python_version is None and interp is not None:
+        result.python_version = interp.version or query_version(interp.path)
+
+
+def query_version(python: str) -> str | None:
+    """Ask an interpreter its version (only when the probe could not say: a few ms)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [python, "-E", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = out.stdout.decode(errors="replace").strip()
+    return text or None
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)

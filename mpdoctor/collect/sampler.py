@@ -1,0 +1,444 @@
+"""The monitor thread: samples every process of the tree, keyed by (pid, create_time).
+
+The tree is every descendant of `root` (the monitor: the target, its descendants, and orphans
+reparented to the monitor as subreaper), plus processes the probe announces in events/.
+Each tick:
+
+* finds new processes: pids that appeared in /proc since the last tick whose parent is in the
+  tree (older first, so a new child of a new parent is found in the same tick); every other new
+  pid is remembered as foreign and never read again (that keeps a tick cheap on a busy machine);
+* re-reads each live process of the tree: state, cpu, threads, peak RSS (VmHWM), and exit status
+  while it is a zombie (stat field 52). A pid whose start time changed is a new process.
+
+Linux reads /proc directly (two small files per process; psutil reads the same files with more
+overhead); elsewhere psutil's `oneshot()` does the same job with less detail (no zombie status,
+peak RSS as the largest RSS seen).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from mpdoctor.collect import dirwatch, identity, procfs
+from mpdoctor.collect.reaper import Reaped
+from mpdoctor.diagnose.evidence import ProcessKey
+
+_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-sleep",
+    "T": "stopped",
+    "t": "stopped",
+    "Z": "zombie",
+    "X": "exited",
+    "I": "sleeping",
+    "P": "sleeping",
+    "W": "sleeping",
+}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of one process."""
+
+    key: ProcessKey
+    ppid: int
+    state: str  # running | sleeping | disk-sleep | stopped | zombie | exited | unknown
+    cpu_s: float | None
+    num_threads: int | None
+    peak_rss_bytes: int | None
+    zombie_status: int | None  # raw wait status of a zombie (Linux)
+    comm: str | None
+
+
+@dataclass(frozen=True)
+class Details:
+    cmdline: list[str]
+    exe: str | None
+    name: str | None
+
+
+class Reader(Protocol):
+    def pids(self) -> list[int]: ...
+    def read(self, pid: int) -> Reading | None: ...
+    def details(self, pid: int) -> Details: ...
+    def exe(self, pid: int) -> str | None: ...
+
+
+class ProcfsReader:
+    """Linux: /proc/PID/stat and /proc/PID/status, nothing else on the hot path."""
+
+    def __init__(self) -> None:
+        self._ticks = procfs.clock_ticks()
+
+    def pids(self) -> list[int]:
+        return procfs.all_pids()
+
+    def read(self, pid: int) -> Reading | None:
+        stat = procfs.read_stat(pid)
+        if stat is None:
+            return None
+        zombie = stat.state in ("Z", "X")
+        return Reading(
+            key=identity.key_from_ticks(pid, stat.start_ticks),
+            ppid=stat.ppid,
+            state=_STATES.get(stat.state, "unknown"),
+            cpu_s=(stat.utime_ticks + stat.stime_ticks) / self._ticks,
+            num_threads=stat.num_threads,
+            peak_rss_bytes=None if zombie else procfs.peak_rss_bytes(pid),
+            zombie_status=stat.exit_code if zombie else None,
+            comm=stat.comm,
+        )
+
+    def details(self, pid: int) -> Details:
+        stat = procfs.read_stat(pid)
+        return Details(procfs.cmdline(pid) or [], procfs.exe(pid), stat.comm if stat else None)
+
+    def exe(self, pid: int) -> str | None:
+        return procfs.exe(pid)
+
+
+class PsutilReader:
+    """Portable: psutil with oneshot() batching the reads behind each attribute."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+
+    def pids(self) -> list[int]:
+        return self._psutil.pids()
+
+    def read(self, pid: int) -> Reading | None:
+        ps = self._psutil
+        try:
+            proc = ps.Process(pid)
+            with proc.oneshot():
+                status = proc.status()
+                key = ProcessKey(pid, identity.round_time(proc.create_time()))
+                ppid = proc.ppid()
+                if status == ps.STATUS_ZOMBIE:
+                    return Reading(key, ppid, "zombie", None, None, None, None, proc.name())
+                times = proc.cpu_times()
+                return Reading(
+                    key=key,
+                    ppid=ppid,
+                    state=_psutil_state(status),
+                    cpu_s=times.user + times.system,
+                    num_threads=proc.num_threads(),
+                    peak_rss_bytes=proc.memory_info().rss,
+                    zombie_status=None,
+                    comm=proc.name(),
+                )
+        except (ps.Error, OSError):
+            return None
+
+    def details(self, pid: int) -> Details:
+        ps = self._psutil
+        try:
+            proc = ps.Process(pid)
+            with proc.oneshot():
+                info = proc.as_dict(["cmdline", "exe", "name"], ad_value=None)
+        except (ps.Error, OSError):
+            return Details([], None, None)
+        return Details(info["cmdline"] or [], info["exe"] or None, info["name"])
+
+    def exe(self, pid: int) -> str | None:
+        try:
+            return self._psutil.Process(pid).exe() or None
+        except (self._psutil.Error, OSError):
+            return None
+
+
+def _psutil_state(status: str) -> str:
+    if status in ("running", "sleeping", "disk-sleep", "stopped", "zombie"):
+        return status
+    if status in ("tracing-stop",):
+        return "stopped"
+    if status in ("idle", "waking", "parked", "waiting", "locked"):
+        return "sleeping"
+    if status == "dead":
+        return "exited"
+    return "unknown"
+
+
+def default_reader() -> Reader:
+    return ProcfsReader() if procfs.available() else PsutilReader()
+
+
+@dataclass
+class ProcessSample:
+    """What the sampler learned about one process over its life (times: s since t0)."""
+
+    key: ProcessKey
+    ppid: int | None  # the parent when first seen (an orphan's ppid_now is the subreaper's)
+    first_seen_s: float
+    last_seen_s: float
+    state: str = "unknown"
+    cpu_s: float | None = None
+    num_threads: int | None = None
+    peak_rss_bytes: int | None = None
+    cmdline: list[str] = field(default_factory=list)
+    exe: str | None = None
+    name: str | None = None  # the kernel's comm / psutil name
+    zombie_since_s: float | None = None
+    zombie_until_s: float | None = None
+    zombie_status: int | None = None  # raw wait status read from the zombie (field 52)
+    gone_s: float | None = None  # first sample that found it gone
+    reaped_status: int | None = None  # raw wait status, when the monitor reaped it
+    reaped_s: float | None = None
+    reaped_max_rss_bytes: int | None = None  # ru_maxrss of the reap (includes its children)
+    ppid_now: int | None = None
+
+
+class Sampler:
+    """Samples the tree below `root` on its own thread; every method is thread-safe."""
+
+    def __init__(
+        self,
+        root: int,
+        t0: float,
+        *,
+        interval: float = 0.25,
+        events_dir: Path | str | None = None,
+        reader: Reader | None = None,
+        min_gap: float = 0.02,
+    ):
+        self.root = root
+        self.t0 = t0
+        self.interval = interval
+        self.min_gap = min_gap  # at most one extra sample per min_gap when woken by the probe
+        self.events_dir = Path(events_dir) if events_dir is not None else None
+        self.reader = reader or default_reader()
+        self.samples_taken = 0
+        self._records: dict[ProcessKey, ProcessSample] = {}
+        self._live: dict[int, ProcessKey] = {}  # pid -> key of tree processes present now
+        self._seen_pids: set[int] = set()
+        self._seen_event_files: set[str] = set()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        self._watch: dirwatch.DirWatch | None = None
+
+    # -- thread ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.events_dir is not None:
+            self._watch = dirwatch.open_watch(str(self.events_dir))
+        self._thread = threading.Thread(target=self._run, name="mpdoctor-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    def _run(self) -> None:
+        last = 0.0
+        while not self._stop.is_set():
+            gap = time.monotonic() - last
+            if gap < self.min_gap:  # woken by a burst of new processes: coalesce
+                self._stop.wait(self.min_gap - gap)
+            self.sample()
+            last = time.monotonic()
+            self._wait(self.interval)
+
+    def _wait(self, timeout: float) -> None:
+        fds = [self._wake_r] + ([self._watch.fileno()] if self._watch else [])
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except (OSError, ValueError):
+            self._stop.wait(timeout)
+            return
+        if self._watch is not None and self._watch.fileno() in ready:
+            self._watch.drain()  # the names are read back from the directory by _discover
+
+    # -- sampling --------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return time.time() - self.t0
+
+    def sample(self) -> None:
+        """One full tick: discover new processes, then re-read every live one."""
+        with self._lock:
+            t = self.now_s()
+            self._refresh_live(t)
+            self._discover(t)
+            self.samples_taken += 1
+
+    def sample_pid(self, pid: int) -> None:
+        """Read one process now (before the monitor reaps it: its zombie's last numbers)."""
+        with self._lock:
+            t = self.now_s()
+            reading = self.reader.read(pid)
+            if reading is None:
+                return
+            if reading.key in self._records:
+                self._update(self._records[reading.key], reading, t)
+            elif reading.ppid == self.root or reading.ppid in self._live:
+                self._add(reading, t)
+
+    def _refresh_live(self, t: float) -> None:
+        for pid, key in list(self._live.items()):
+            reading = self.reader.read(pid)
+            record = self._records[key]
+            if reading is None or reading.key != key:
+                record.gone_s = t
+                del self._live[pid]
+                if reading is not None and self._belongs(reading):
+                    self._add(reading, t)  # the pid was reused inside the tree
+                continue
+            self._update(record, reading, t)
+
+    def _discover(self, t: float) -> None:
+        current = set(self.reader.pids())
+        new = current - self._seen_pids
+        self._seen_pids = current
+        announced = self._announced_keys()
+        new.update(k.pid for k in announced)
+        pending = [r for pid in new if pid not in self._live and (r := self.reader.read(pid))]
+        # Parents are older than their children: oldest first finds most of a new subtree in
+        # one pass; a parent and child started in the same clock tick may need another pass.
+        pending.sort(key=lambda r: (r.key.create_time, r.key.pid))
+        added = True
+        while pending and added:
+            added = False
+            rest = []
+            for reading in pending:
+                if self._belongs(reading) or reading.key in announced:
+                    self._add(reading, t)
+                    added = True
+                else:
+                    rest.append(reading)
+            pending = rest
+
+    def _belongs(self, reading: Reading) -> bool:
+        return reading.key.pid != self.root and (
+            reading.ppid == self.root or reading.ppid in self._live
+        )
+
+    def _announced_keys(self) -> set[ProcessKey]:
+        """Processes the probe registered since the last tick (new files in events/).
+
+        They are ours by the session, even when their parent was never seen (an orphan
+        reparented elsewhere, or a child of a short-lived process).
+        """
+        if self.events_dir is None:
+            return set()
+        try:
+            names = set(os.listdir(self.events_dir)) - self._seen_event_files
+        except OSError:
+            return set()
+        self._seen_event_files |= names
+        from mpdoctor.collect.events import parse_file_name  # on the sampler's thread
+
+        keys = set()
+        for name in names:
+            ident = parse_file_name(name)
+            if ident and ident[1] is not None:
+                keys.add(identity.key_from_ticks(*ident))
+        return keys
+
+    def _add(self, reading: Reading, t: float) -> None:
+        if reading.key in self._records:
+            record = self._records[reading.key]
+        else:
+            details = self.reader.details(reading.key.pid)
+            record = ProcessSample(
+                key=reading.key,
+                ppid=reading.ppid,
+                first_seen_s=t,
+                last_seen_s=t,
+                cmdline=details.cmdline,
+                exe=details.exe,
+                name=details.name,
+            )
+            self._records[reading.key] = record
+        self._live[reading.key.pid] = reading.key
+        self._update(record, reading, t)
+
+    def _update(self, record: ProcessSample, reading: Reading, t: float) -> None:
+        record.last_seen_s = t
+        record.ppid_now = reading.ppid
+        record.state = reading.state
+        if reading.cpu_s is not None:
+            record.cpu_s = reading.cpu_s
+        if reading.num_threads is not None:
+            record.num_threads = reading.num_threads
+        if reading.peak_rss_bytes is not None:
+            record.peak_rss_bytes = max(record.peak_rss_bytes or 0, reading.peak_rss_bytes)
+        if reading.state == "zombie":
+            if record.zombie_since_s is None:
+                record.zombie_since_s = t
+            record.zombie_until_s = t
+            if reading.zombie_status is not None:
+                record.zombie_status = reading.zombie_status
+            return
+        # exec keeps the pid and start time but changes the program (the pyenv shim execs
+        # the real python): re-read what it runs when its executable changed.
+        exe = self.reader.exe(reading.key.pid)
+        if exe != record.exe or reading.comm != record.name:
+            details = self.reader.details(reading.key.pid)
+            if details.cmdline or details.exe:
+                record.cmdline, record.exe, record.name = (
+                    details.cmdline,
+                    details.exe,
+                    details.name,
+                )
+
+    # -- results ---------------------------------------------------------------------------
+    def record_reap(self, reaped: Reaped) -> None:
+        """The monitor reaped this process: its exact wait status."""
+        with self._lock:
+            t_s = reaped.t - self.t0
+            key = reaped.key or self._live.get(reaped.pid)
+            if key is None:
+                return
+            record = self._records.get(key)
+            if record is None:  # never sampled alive: born and orphaned between two ticks
+                record = ProcessSample(key=key, ppid=self.root, first_seen_s=t_s, last_seen_s=t_s)
+                self._records[key] = record
+            record.reaped_status = reaped.status
+            record.reaped_s = t_s
+            record.reaped_max_rss_bytes = reaped.max_rss_bytes
+            if record.gone_s is None:
+                record.gone_s = t_s
+            if self._live.get(reaped.pid) == key:
+                del self._live[reaped.pid]
+
+    def alive(self) -> list[ProcessKey]:
+        """Tree processes present at the last sample that are not zombies."""
+        with self._lock:
+            return [k for k in self._live.values() if self._records[k].state != "zombie"]
+
+    def live_pids(self) -> list[int]:
+        with self._lock:
+            return list(self._live)
+
+    def refresh(self) -> list[ProcessKey]:
+        """Sample now, then `alive()`."""
+        self.sample()
+        return self.alive()
+
+    def processes(self) -> dict[ProcessKey, ProcessSample]:
+        """A copy of every record (safe to read while the thread runs)."""
+        with self._lock:
+            return {k: replace(v, cmdline=list(v.cmdline)) for k, v in self._records.items()}

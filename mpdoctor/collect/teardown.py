@@ -1,0 +1,113 @@
+"""Ending what is left of the tree, without ever hanging and without hitting a stranger.
+
+A pool whose worker dies starts a new one, so killing processes one by one can chase respawns
+forever. Instead every process is first frozen with SIGSTOP (the tree is rescanned until no new
+process appears), then all get SIGTERM and SIGCONT together, and what survives a short wait gets
+SIGKILL; the whole round repeats for anything that slipped in, a bounded number of times.
+A signal is sent only after checking that the pid still has the recorded (pid, create_time):
+a pid reused by an unrelated process is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mpdoctor.collect import identity
+from mpdoctor.diagnose.evidence import ProcessKey
+
+
+class Tree(Protocol):
+    def refresh(self) -> list[ProcessKey]:
+        """Sample now; the tree's processes that are alive (not zombies)."""
+        ...
+
+
+@dataclass
+class TeardownResult:
+    ended: set[ProcessKey] = field(default_factory=set)  # every process mpdoctor signalled
+    killed: set[ProcessKey] = field(default_factory=set)  # those that needed SIGKILL
+    survivors: list[ProcessKey] = field(default_factory=list)  # alive after all rounds
+    rounds: int = 0
+
+
+def send(key: ProcessKey, signo: int) -> bool:
+    """Signal `key` only if its pid still names that very process."""
+    if not identity.is_same(key):
+        return False
+    try:
+        os.kill(key.pid, signo)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def wait_until_gone(
+    tree: Tree,
+    keys: set[ProcessKey],
+    timeout: float,
+    *,
+    reap: Callable[[], object] | None = None,
+    poll: float = 0.02,
+) -> list[ProcessKey]:
+    """Wait up to `timeout` s for `keys` to exit; the ones still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if reap is not None:
+            reap()
+        alive = [k for k in tree.refresh() if k in keys]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(poll)
+
+
+def freeze(tree: Tree, max_sweeps: int = 10) -> set[ProcessKey]:
+    """SIGSTOP every live process, rescanning until no new one appears (bounded)."""
+    stopped: set[ProcessKey] = set()
+    for _ in range(max_sweeps):
+        new = [k for k in tree.refresh() if k not in stopped]
+        if not new:
+            break
+        for key in new:
+            if send(key, signal.SIGSTOP):
+                stopped.add(key)
+    return stopped
+
+
+def end_tree(
+    tree: Tree,
+    *,
+    reap: Callable[[], object] | None = None,
+    term_wait: float = 1.0,
+    kill_wait: float = 1.0,
+    max_rounds: int = 4,
+) -> TeardownResult:
+    """End every live process of `tree`: freeze, TERM, CONT, wait, KILL; repeat (bounded).
+
+    Worst case about max_rounds * (term_wait + kill_wait) seconds; usually one round.
+    """
+    result = TeardownResult()
+    for _ in range(max_rounds):
+        frozen = freeze(tree)
+        if not frozen:
+            break
+        result.rounds += 1
+        result.ended |= frozen
+        for key in frozen:
+            send(key, signal.SIGTERM)
+        for key in frozen:
+            send(key, signal.SIGCONT)
+        left = wait_until_gone(tree, frozen, term_wait, reap=reap)
+        if left:
+            for key in left:
+                if send(key, signal.SIGKILL):
+                    result.killed.add(key)
+            wait_until_gone(tree, set(left), kill_wait, reap=reap)
+    if reap is not None:
+        reap()
+    result.survivors = tree.refresh()
+    return result

@@ -1,0 +1,95 @@
+"""Who is whose parent, and the tree order, by (pid, create_time) so a reused pid never confuses.
+
+A parent is the process with the child's ppid that was created no later than the child; when
+the pid was reused during the run, the latest such creation is the real parent.
+"""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence
+
+
+def parent_of(proc: ProcessEvidence, evidence: Evidence) -> ProcessEvidence | None:
+    if proc.ppid is None:
+        return None
+    candidates = [
+        p
+        for p in evidence.by_pid(proc.ppid)
+        if p.key.create_time <= proc.key.create_time and p.key != proc.key
+    ]
+    return max(candidates, key=lambda p: p.key.create_time, default=None)
+
+
+def process_at(evidence: Evidence, pid: int, t_s: float | None) -> ProcessEvidence | None:
+    """The process that had `pid` at time `t_s` (seconds since launch), when that is knowable."""
+    holders = evidence.by_pid(pid)
+    if len(holders) <= 1 or t_s is None:
+        return holders[0] if len(holders) == 1 else None
+    for p in holders:
+        started = p.started_s if p.started_s is not None else float("-inf")
+        ended = p.ended_s if p.ended_s is not None else float("inf")
+        if started <= t_s <= ended:
+            return p
+    return None
+
+
+def pool_of(proc: ProcessEvidence, evidence: Evidence) -> PoolEvidence | None:
+    if proc.pool_id is None:
+        return None
+    return next((pool for pool in evidence.pools if pool.pool_id == proc.pool_id), None)
+
+
+def name_of(proc: ProcessEvidence) -> str | None:
+    """multiprocessing's name for it, else its program's name ("sleep"), else None."""
+    if proc.name:
+        return proc.name
+    path = proc.exe or (proc.cmdline[0] if proc.cmdline else "")
+    return path.replace("\\", "/").rsplit("/", 1)[-1] or None
+
+
+def short_label(proc: ProcessEvidence) -> str:
+    """For titles: "ForkPoolWorker-2", or "pid 4243" for a process with no name at all."""
+    return name_of(proc) or f"pid {proc.key.pid}"
+
+
+def label(proc: ProcessEvidence) -> str:
+    """How messages name a process: "ForkPoolWorker-2 (pid 4243)"."""
+    name = name_of(proc)
+    return f"{name} (pid {proc.key.pid})" if name else f"pid {proc.key.pid}"
+
+
+def _start_order(proc: ProcessEvidence) -> tuple[float, float, int]:
+    started = proc.started_s if proc.started_s is not None else float("inf")
+    return (proc.key.create_time, started, proc.key.pid)
+
+
+def tree_order(evidence: Evidence) -> list[tuple[ProcessEvidence, int]]:
+    """Every process with its depth, parents before children, siblings by start time.
+
+    The main process comes first; processes whose parent is not in the evidence (reparented
+    orphans, the monitor's other children) are roots after it.
+    """
+    children: dict[object, list[ProcessEvidence]] = {}
+    roots: list[ProcessEvidence] = []
+    for proc in evidence.processes.values():
+        parent = parent_of(proc, evidence)
+        if parent is None or proc.key == evidence.main:
+            roots.append(proc)
+        else:
+            children.setdefault(parent.key, []).append(proc)
+    roots.sort(key=lambda p: (p.key != evidence.main, *_start_order(p)))
+    # Members of a ppid cycle (equal create times) are reachable from no root: they come last.
+    roots += sorted(evidence.processes.values(), key=_start_order)
+    ordered: list[tuple[ProcessEvidence, int]] = []
+    seen: set[object] = set()
+    for root in roots:
+        stack = [(root, 0)]
+        while stack:
+            proc, depth = stack.pop()
+            if proc.key in seen:
+                continue
+            seen.add(proc.key)
+            ordered.append((proc, depth))
+            kids = sorted(children.get(proc.key, []), key=_start_order)
+            stack.extend((kid, depth + 1) for kid in reversed(kids))
+    return ordered

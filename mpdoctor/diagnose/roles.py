@@ -1,0 +1,137 @@
+"""What each process of the tree is: main, a multiprocessing child or helper, or something else.
+
+Evidence in order of strength: what the probed parent said it started (`started_as`), the command
+line multiprocessing gave the process (FAILURES.md D3), the start method its bootstrap reported,
+multiprocessing's process names, and last whether it is a Python at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
+from mpdoctor.diagnose.family import parent_of
+
+ROLES = (
+    "main",
+    "fork-child",
+    "spawn-child",
+    "forkserver",
+    "forkserver-child",
+    "resource-tracker",
+    "pool-worker",
+    "executor-worker",
+    "manager",
+    "python",
+    "non-python",
+)
+
+# Roles a probed parent reports, which need no further reading.
+_DIRECT = {"pool-worker", "executor-worker", "manager", "forkserver", "resource-tracker"}
+_BY_METHOD = {"fork": "fork-child", "spawn": "spawn-child", "forkserver": "forkserver-child"}
+
+# `-c` programs multiprocessing runs (3.7 named the tracker semaphore_tracker).
+_SPAWN_CODE = re.compile(r"^\s*from multiprocessing\.spawn import spawn_main\b")
+_FORKSERVER_CODE = re.compile(r"^\s*from multiprocessing\.forkserver import main\b")
+_TRACKER_CODE = re.compile(
+    r"^\s*from multiprocessing\.(resource_tracker|semaphore_tracker) import main\b"
+)
+
+# Names multiprocessing gives: pool.py turns "ForkProcess-3" into "ForkPoolWorker-3";
+# managers.py names its server "<ManagerClass>-<identity>", e.g. "SyncManager-1" or "-1:2".
+_POOL_WORKER_NAME = re.compile(r"^(Fork|Spawn|ForkServer)?PoolWorker-\d+(:\d+)*$")
+_MANAGER_NAME = re.compile(r"^\w*Manager-\d+(:\d+)*$")
+_PROCESS_NAME = {
+    "ForkProcess": "fork-child",
+    "SpawnProcess": "spawn-child",
+    "ForkServerProcess": "forkserver-child",
+}
+_FLAGS_WITH_VALUE = ("-X", "-W", "--check-hash-based-pycs")
+_PYTHON_EXE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?[dmu]*(\.exe)?$", re.IGNORECASE)
+
+
+def helper_from_cmdline(cmdline: list[str]) -> str | None:
+    """The helper role of a command line that multiprocessing builds, else None.
+
+    "spawn-child", "forkserver" or "resource-tracker"; interpreter flags (-B, -s, -I, -X dev...)
+    may precede -c.
+    """
+    if "--multiprocessing-fork" in cmdline[1:]:  # spawn on POSIX, and frozen executables
+        return "spawn-child"
+    code = _c_argument(cmdline)
+    if code is None:
+        return None
+    if _SPAWN_CODE.match(code):
+        return "spawn-child"
+    if _FORKSERVER_CODE.match(code):
+        return "forkserver"
+    if _TRACKER_CODE.match(code):
+        return "resource-tracker"
+    return None
+
+
+def _c_argument(cmdline: list[str]) -> str | None:
+    """The program of `python [flags] -c PROGRAM`, else None."""
+    i = 1
+    while i < len(cmdline):
+        arg = cmdline[i]
+        if arg == "-c":
+            return cmdline[i + 1] if i + 1 < len(cmdline) else None
+        if arg in _FLAGS_WITH_VALUE:
+            i += 2
+            continue
+        if not arg.startswith("-") or arg in ("-", "-m"):
+            return None  # a script, stdin or a module: what follows is its own
+        i += 1
+    return None
+
+
+def _is_python(proc: ProcessEvidence) -> bool:
+    if proc.probed or proc.python:
+        return True
+    for path in (proc.exe, proc.cmdline[0] if proc.cmdline else None):
+        if path and _PYTHON_EXE.match(os.path.basename(path)):
+            return True
+    return False
+
+
+def classify(proc: ProcessEvidence, evidence: Evidence) -> str:
+    """The role of `proc`: one of ROLES."""
+    if evidence.main is not None and proc.key == evidence.main:
+        return "main"
+    parent = parent_of(proc, evidence)
+    helper = helper_from_cmdline(proc.cmdline)
+    # The fork server's children are forks of it: its command line, the server as parent. A
+    # "forkserver" read from that shared command line says nothing about the child itself.
+    server_child = helper == "forkserver" and parent is not None and parent.cmdline == proc.cmdline
+    started_as = None if server_child and proc.started_as == "forkserver" else proc.started_as
+    if started_as in _DIRECT:
+        return started_as
+    name = proc.name or ""
+    if _POOL_WORKER_NAME.match(name):
+        return "pool-worker"
+    if _MANAGER_NAME.match(name):
+        return "manager"
+    if helper == "resource-tracker":
+        return "resource-tracker"
+    if helper == "forkserver":
+        if server_child or proc.start_method == "forkserver" or started_as:
+            return "forkserver-child"
+        return "forkserver"
+    if proc.start_method in _BY_METHOD:
+        return _BY_METHOD[proc.start_method]
+    if helper == "spawn-child":
+        return "spawn-child"
+    base_name = name.split("-", 1)[0]
+    if base_name in _PROCESS_NAME:
+        return _PROCESS_NAME[base_name]
+    if _is_python(proc):
+        # A fork reuses its parent's command line; multiprocessing's fork children and bare
+        # os.fork() children alike.
+        if started_as == "process" or (
+            parent is not None and proc.cmdline and parent.cmdline == proc.cmdline
+        ):
+            return "fork-child"
+        return "python"
+    return "non-python"

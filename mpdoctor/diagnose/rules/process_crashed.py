@@ -1,0 +1,108 @@
+"""process-crashed: a child process ended badly: an unhandled exception, a non-zero exit code,
+or a signal (SIGKILL, SIGSEGV...).
+
+Not findings: the main process (its end is the run's outcome); pool and executor workers
+(worker-died reports those); ends somebody asked for (a Pool's terminate, Process.terminate(),
+mpdoctor's tear-down, Ctrl-C); the resource tracker's exit code, which only says it cleaned up
+leaks (leaked-resource reports those); and the exit codes of programs that multiprocessing did
+not start (`subprocess.run(["grep", ...])` returns 1 to a caller that checks it).
+"""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
+from mpdoctor.diagnose.exits import Death, death_of, describe, is_deliberate, sender_unknowable
+from mpdoctor.diagnose.family import label, parent_of, short_label
+from mpdoctor.diagnose.roles import classify
+from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
+from mpdoctor.diagnose.wording import location, where
+from mpdoctor.model import Finding, Hint
+
+RULE_ID = "process-crashed"
+
+HINT = Hint(
+    fix=(
+        "Check Process.exitcode after join() and handle the error in the parent, or run the "
+        "work through concurrent.futures, whose result() re-raises the child's exception; for "
+        "a SIGKILL, give each process less data to hold."
+    ),
+    why=(
+        "multiprocessing prints a crashed child's traceback, but join() returns normally and "
+        "the parent carries on with the child's work silently missing."
+    ),
+    docs="https://docs.python.org/3/library/multiprocessing.html#multiprocessing.Process.exitcode",
+)
+
+_WORKERS = {"pool-worker", "executor-worker"}
+# Roles multiprocessing (or os.fork) created: their exit codes are nobody's deliberate answer.
+_MP_STARTED = {"fork-child", "spawn-child", "forkserver-child", "manager", "forkserver"}
+# Signals that mean a crash whoever started the process.
+_CRASH_SIGNALS = {4, 6, 7, 8, 9, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGKILL SIGSEGV
+
+
+def check(evidence: Evidence) -> list[Finding]:
+    findings = []
+    for proc in evidence.processes.values():
+        if proc.key == evidence.main:
+            continue
+        death = death_of(proc)
+        if death is None or is_deliberate(proc, death):
+            continue
+        role = classify(proc, evidence)
+        if role in _WORKERS or not _reportable(role, death):
+            continue
+        findings.append(_finding(proc, death, role, evidence))
+    return findings
+
+
+def _reportable(role: str, death: Death) -> bool:
+    if role == "resource-tracker":
+        return death.signal is not None
+    if role in _MP_STARTED:
+        return True
+    return death.signal in _CRASH_SIGNALS
+
+
+def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence) -> Finding:
+    who = label(proc)
+    short = short_label(proc)
+    how, lines = describe(proc, death, evidence)
+    locations = []
+    exc = proc.exception
+    if exc is not None:
+        frame = user_frame(exc.frames)
+        at = f" at {where(frame)}" if frame else ""
+        message = f"{who} raised {exception_text(exc)}{at} and {how}."
+        title = f"{short} raised {short_type(exc.type)}"
+        if frame is not None:
+            locations.append(location("raised", frame, proc.key.pid))
+        lines.append(clipped_traceback(exc.traceback))
+    else:
+        message = f"{who} {how}."
+        title = f"{short} {_short_how(how)}"
+    if proc.target:
+        message = message[:-1] + f" (target {proc.target})."
+    if proc.start_site is not None:
+        parent = parent_of(proc, evidence)
+        locations.append(location("started", proc.start_site, parent.key.pid if parent else None))
+    lines.insert(0, f"role: {role}")
+    weak = sender_unknowable(proc, death, evidence)
+    if weak:
+        message += " Its parent ran without the probe, so this may be the parent's own clean-up."
+    return Finding(
+        id=RULE_ID,
+        severity="warning" if weak else "error",
+        certainty="suspected" if weak else "proven",
+        title=title,
+        message=message,
+        pids=[proc.key.pid],
+        locations=locations,
+        evidence=lines,
+        hint=HINT,
+    )
+
+
+def _short_how(how: str) -> str:
+    """For titles: "was killed by SIGKILL, possibly by the OOM killer" -> "killed by SIGKILL"."""
+    how = how.removeprefix("was ")
+    return how.split(",", 1)[0].split(" sent by ", 1)[0]

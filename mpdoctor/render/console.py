@@ -1,0 +1,281 @@
+"""The console report: header, process tree, findings, remediation, between two "mpdoctor" rules.
+
+Everything is built from `Text` objects, never markup strings, so a command line or an exception
+message containing "[red]" prints as itself. Colour comes only from styles: with no colour
+system (CI logs, NO_COLOR) the same layout prints as plain text.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from typing import IO, Literal
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from mpdoctor.model import Finding, ProcessInfo, Report
+from mpdoctor.render.formatting import abnormal, exit_text, human_bytes, lifetime, outcome_text
+
+ColorChoice = Literal["auto", "always", "never"]
+
+CI_WIDTH = 120  # no terminal to ask: wide enough for a log, narrow enough to read
+_SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
+_STATE_STYLE = {
+    "running": "green",
+    "sleeping": "cyan",
+    "disk-sleep": "cyan",
+    "stopped": "magenta",
+    "zombie": "yellow",
+    "exited": "dim",
+}
+_COMMAND_ROLES = {"python", "non-python"}  # not started by multiprocessing: the command says more
+_CMDLINE_CHARS = 60
+
+
+def make_console(
+    stream: IO[str], color: ColorChoice = "auto", environ: Mapping[str, str] | None = None
+) -> Console:
+    """A Console for mpdoctor's report on `stream`, configured from `environ` only.
+
+    Colour: `always` and `never` win; `auto` honours NO_COLOR, then FORCE_COLOR, then uses
+    colour only on a terminal (not TERM=dumb). Width: COLUMNS when set, else the terminal's,
+    else 120. Never any live redraw.
+    """
+    env = dict(environ or {})
+    tty = _isatty(stream)
+    if color == "always":
+        use_color = True
+    elif color == "never" or env.get("NO_COLOR", "") != "":
+        use_color = False
+    elif env.get("FORCE_COLOR", "") != "":
+        use_color = True
+    else:
+        use_color = tty and env.get("TERM", "").lower() not in ("dumb", "unknown")
+    columns = env.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else None
+    if width is None:
+        width = _terminal_width(stream) if tty else CI_WIDTH
+    return Console(
+        file=stream,
+        width=width,
+        color_system=_color_system(env) if use_color else None,
+        force_terminal=use_color,
+        force_interactive=False,
+        force_jupyter=False,
+        no_color=False,
+        highlight=False,
+        emoji=False,
+        legacy_windows=False,
+        soft_wrap=False,
+        _environ=env,
+    )
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _terminal_width(stream: IO[str]) -> int | None:
+    """The width of the terminal `stream` writes to (rich would ask stdin/stdout/stderr)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _color_system(env: Mapping[str, str]) -> Literal["truecolor", "256", "standard"]:
+    if env.get("COLORTERM", "").strip().lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    if env.get("TERM", "").strip().lower().endswith("256color"):
+        return "256"
+    return "standard"
+
+
+def render_report(report: Report, console: Console) -> None:
+    """Print the whole report on `console`."""
+    platform = report.environment.platform
+    blocks: list[RenderableType] = [Rule(Text("mpdoctor", style="bold"), style="dim")]
+    blocks.append(_header(report))
+    if report.processes:
+        blocks += [Text(), _process_tree(report.processes, report.findings, platform)]
+    blocks.append(Text())
+    if report.findings:
+        blocks.append(_findings_heading(report.findings))
+        for finding in report.findings:
+            blocks += [Text(), _finding(finding)]
+        blocks += [Text(), Text("remediation", style="bold"), _remediation(report.findings)]
+    else:
+        blocks.append(Text("no findings", style="bold green"))
+    blocks.append(Rule(Text("mpdoctor", style="bold"), style="dim"))
+    for block in blocks:
+        console.print(_Trimmed(block), crop=False)
+
+
+class _Trimmed:
+    """Render without the trailing spaces rich pads lines with: they are noise in a CI log
+    and in copied text."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # split_lines, not render_lines: lines marked no-wrap (paths, URLs) must not be cropped.
+        for line in Segment.split_lines(console.render(self.renderable, options)):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line.pop()
+                line.append(Segment(last.text.rstrip(), last.style))
+            yield from line
+            yield Segment.line()
+
+
+def _join(args: list[str]) -> str:
+    """A command line as a user would type it; quotes only where the shell needs them for
+    spaces and quotes (not for `***`)."""
+    return " ".join(
+        shlex.quote(arg) if not arg or any(c in arg for c in " \t\n'\"\\") else arg for arg in args
+    )
+
+
+def _header(report: Report) -> Table:
+    env = report.environment
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("command", Text(_join(report.command)))
+    python = f" (Python {env.python})" if env.python else ""
+    if env.interpreter or env.python:
+        grid.add_row("interpreter", Text(f"{env.interpreter or '?'}{python}"))
+    cpus = f", {env.cpu_count} CPUs" if env.cpu_count else ""
+    grid.add_row("platform", Text(f"{env.platform}{cpus}"))
+    if env.start_method:
+        grid.add_row("start method", Text(env.start_method))
+    outcome = Text(outcome_text(report.outcome, env.platform))
+    if report.outcome.status != "exited" or report.outcome.exit_code:
+        outcome.stylize("bold red")
+    if report.outcome.whose == "mpdoctor":
+        outcome.append(" (exit status 124)")
+    grid.add_row("outcome", outcome)
+    for note in report.notes:
+        grid.add_row("note", Text(note))
+    return grid
+
+
+def _process_tree(processes: list[ProcessInfo], findings: list[Finding], platform: str) -> Tree:
+    named: dict[int, list[Finding]] = {}
+    for finding in findings:
+        for pid in finding.pids:
+            named.setdefault(pid, []).append(finding)
+    tree = Tree(Text("processes", style="bold"), guide_style="dim")
+    nodes: list[tuple[ProcessInfo, Tree]] = []
+    for proc in processes:
+        parent = _parent_node(proc, nodes)
+        line = _process_line(proc, platform, named.get(proc.pid, []))
+        nodes.append((proc, (parent or tree).add(line)))
+    return tree
+
+
+def _parent_node(proc: ProcessInfo, nodes: list[tuple[ProcessInfo, Tree]]) -> Tree | None:
+    """The node of the parent: the latest process listed before with pid == ppid (the report
+    lists parents before children; a reused pid's later holder is the one created before)."""
+    for candidate, node in reversed(nodes):
+        if candidate.pid == proc.ppid and candidate.create_time <= proc.create_time:
+            return node
+    return None
+
+
+def _process_line(proc: ProcessInfo, platform: str, findings: list[Finding]) -> Text:
+    line = Text()
+    line.append(proc.role, style="bold")
+    line.append(f" {proc.pid} ")
+    line.append(proc.name)
+    if proc.role in _COMMAND_ROLES and proc.cmdline:
+        command = _join(proc.cmdline)
+        if len(command) > _CMDLINE_CHARS:
+            command = command[: _CMDLINE_CHARS - 3] + "..."
+        line.append(f" ({command})", style="dim")
+    line.append(": ")
+    state_style = "bold red" if abnormal(proc) else _STATE_STYLE.get(proc.state, "")
+    line.append(exit_text(proc, platform), style=state_style)
+    details = []
+    if proc.cpu_s is not None:
+        details.append(f"cpu {proc.cpu_s:.2f} s")
+    if proc.peak_rss_bytes is not None:
+        details.append(f"peak {human_bytes(proc.peak_rss_bytes)}")
+    if (span := lifetime(proc)) is not None:
+        details.append(span)
+    if details:
+        line.append(", " + ", ".join(details), style="dim")
+    for finding in findings:  # ties the tree to the findings below
+        line.append(f" [{finding.id}]", style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+    return line
+
+
+def _findings_heading(findings: list[Finding]) -> Text:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    parts = [
+        f"{n} {severity}{'s' if n != 1 else ''}"
+        for severity in ("error", "warning", "info")
+        if (n := counts.get(severity))
+    ]
+    return Text(f"findings: {', '.join(parts)}", style="bold")
+
+
+def _finding(finding: Finding) -> RenderableType:
+    head = Text()
+    head.append(finding.severity.upper(), style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+    head.append(" ")
+    head.append(finding.id, style="bold")
+    head.append(f": {finding.title}")
+    head.append(f" ({finding.certainty})", style="dim")
+    parts: list[RenderableType] = [head, _indented(Text(finding.message), 2)]
+    for loc in finding.locations:
+        pid = f", pid {loc.pid}" if loc.pid is not None else ""
+        where = _unbroken("  at ")
+        where.append(f"{loc.file}:{loc.line}", style="bold")
+        where.append(f" ({loc.role}{pid})", style="dim")
+        parts.append(where)
+    if finding.evidence:
+        parts.append(Text("  evidence:", style="dim"))
+        parts += [_indented(Text(line, style="dim"), 4) for line in finding.evidence]
+    if finding.hint is not None and finding.hint.docs:
+        parts.append(_unbroken(f"  docs: {finding.hint.docs}", style="dim"))
+    return Group(*parts)
+
+
+def _indented(text: Text, by: int) -> Padding:
+    return Padding(text, (0, 0, 0, by))
+
+
+def _unbroken(text: str, style: str = "") -> Text:
+    """A line never wrapped nor cropped: file:line and URLs stay whole, so terminals keep them
+    clickable and logs searchable."""
+    return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
+def _remediation(findings: list[Finding]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
+    table.add_column("finding", style="bold", no_wrap=True)
+    table.add_column("what to change", ratio=3, overflow="fold")
+    table.add_column("why", ratio=2, overflow="fold")
+    seen: set[str] = set()
+    for finding in findings:
+        if finding.hint is None or finding.id in seen:
+            continue
+        seen.add(finding.id)
+        table.add_row(Text(finding.id), Text(finding.hint.fix), Text(finding.hint.why))
+    return table

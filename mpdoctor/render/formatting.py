@@ -1,0 +1,61 @@
+"""Words and numbers as the console shows them: outcomes, exit statuses, sizes, times."""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.signals import signal_name
+from mpdoctor.diagnose.wording import human_bytes
+from mpdoctor.model import Outcome, ProcessInfo
+
+__all__ = ["abnormal", "exit_text", "human_bytes", "lifetime", "outcome_text", "seconds"]
+
+
+def seconds(t: float) -> str:
+    return f"{t:.2f} s"
+
+
+def outcome_text(outcome: Outcome, platform: str) -> str:
+    """ "exited with code 1 after 2.31 s", "killed by SIGKILL after 0.52 s"..."""
+    after = f" after {seconds(outcome.duration_s)}"
+    status = outcome.status
+    if status == "exited":
+        code = outcome.exit_code if outcome.exit_code is not None else "?"
+        return f"exited with code {code}{after}"
+    if status == "signaled":
+        name = signal_name(outcome.signal, platform) if outcome.signal else "a signal"
+        return f"killed by {name}{after}"
+    if status == "timeout":
+        return f"stopped by mpdoctor: timeout{after}"
+    if status == "deadlock-stopped":
+        return f"stopped by mpdoctor: deadlock{after}"
+    if status == "stopped-respawn-loop":
+        return f"stopped by mpdoctor: respawn loop{after}"
+    if status == "interrupted":
+        return f"interrupted{after}"
+    if status == "not-started":
+        return "not started"
+    return f"{status}{after}"
+
+
+def exit_text(proc: ProcessInfo, platform: str) -> str:
+    """The state column of the process tree: "exited 0", "killed by SIGSEGV", "sleeping"."""
+    if proc.signal:
+        text = f"killed by {signal_name(proc.signal, platform)}"
+    elif proc.exit_code is not None:
+        text = f"exited {proc.exit_code}"
+    else:
+        return proc.state
+    return f"zombie, {text}" if proc.state == "zombie" else text
+
+
+def abnormal(proc: ProcessInfo) -> bool:
+    return bool(proc.signal) or bool(proc.exit_code)
+
+
+def lifetime(proc: ProcessInfo) -> str | None:
+    """ "0.05-1.30 s" from launch; "from 0.05 s" while alive; None when unknown."""
+    if proc.started_s is None and proc.ended_s is None:
+        return None
+    start = f"{proc.started_s:.2f}" if proc.started_s is not None else "?"
+    if proc.ended_s is None:
+        return f"from {start} s"
+    return f"{start}-{proc.ended_s:.2f} s"

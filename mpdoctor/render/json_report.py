@@ -1,0 +1,82 @@
+"""The JSON report: write it, load it back (for `mpdoctor report FILE`), validate it.
+
+`load_report` checks a file against the shipped schema (mpdoctor/schema/report-v1.schema.json)
+before building the Report, so a wrong file is one clear `UsageError` line, not a traceback from
+inside a renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from mpdoctor.errors import UsageError
+from mpdoctor.model import SCHEMA_VERSION, Report
+from mpdoctor.render.schema_check import SchemaMismatch, check
+
+SCHEMA_FILE = f"report-v{SCHEMA_VERSION}.schema.json"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (draft 2020-12)."""
+    text = resources.files("mpdoctor").joinpath("schema", SCHEMA_FILE).read_text("utf-8")
+    return json.loads(text)
+
+
+def dumps(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_report(report: Report, path: str | PathLike[str]) -> None:
+    """Write `report` as JSON (UTF-8). Written in place, so `/dev/stdout` and FIFOs work."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(dumps(report))
+    except OSError as exc:
+        raise UsageError(f"cannot write report {path}: {exc.strerror or exc}") from exc
+
+
+def load_report(path: str | PathLike[str]) -> Report:
+    """Read a report written by `write_report`; any problem is one-line `UsageError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not an mpdoctor report: not UTF-8 text") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path} is not an mpdoctor report: invalid JSON at line {exc.lineno} column "
+            f"{exc.colno}: {exc.msg}"
+        ) from exc
+    except RecursionError as exc:
+        raise UsageError(f"{path} is not an mpdoctor report: JSON nested too deep") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise UsageError(f"{path} is not an mpdoctor report: no schema_version")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise UsageError(
+            f"{path} has report schema_version {data['schema_version']!r}; this mpdoctor reads "
+            f"version {SCHEMA_VERSION}"
+        )
+    try:
+        check(data, report_schema())
+        return Report.from_dict(data)
+    except (SchemaMismatch, TypeError, ValueError) as exc:
+        reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."
+        raise UsageError(f"{path} is not a valid mpdoctor report: {reason}") from exc
+
+
+def validate(data: dict[str, Any]) -> None:
+    """Validate report data with the jsonschema package (a test dependency): the reference
+    check of the schema itself, beside `schema_check`'s runtime one."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(report_schema())
+    jsonschema.Draft202012Validator(report_schema()).validate(data)

@@ -1,0 +1,225 @@
+"""The events the probe writes, program by program, on every supported Python and start method."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from probe_support import (
+    PROGRAMS,
+    START_METHODS,
+    SUPPORTED,
+    ProbedRun,
+    interpreter_params,
+    run_probed,
+    site_line,
+)
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux probe contract"),
+]
+
+PYTHONS = interpreter_params(SUPPORTED)
+
+
+def _site(program: str, marker: str) -> dict:
+    path = PROGRAMS / program
+    return {"file": str(path), "line": site_line(path, marker), "function": "<module>"}
+
+
+def _started_children(run: ProbedRun, pid: int) -> list[dict]:
+    return run.of("child-start", pid)
+
+
+def _check_start(run: ProbedRun, pid: int, python: Path) -> dict:
+    start = run.one("start", pid)
+    assert start["exe"] and start["py"].count(".") == 2
+    assert isinstance(start["ticks"], int) and start["ticks"] > 0
+    assert isinstance(start["ppid"], int) and isinstance(start["argv"], list)
+    return start
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_plain_script(python: Path) -> None:
+    run = run_probed(python, PROGRAMS / "plain.py", "3")
+    assert run.returncode == 3
+    assert run.stdout == b"hello from plain\nmultiprocessing imported: False\n"
+    assert run.stderr == b"to stderr\n"
+    assert [e["e"] for e in run.events] == ["start"]  # nothing else without multiprocessing
+    start = _check_start(run, run.main_pid, python)
+    assert start["forked"] is False
+    assert start["argv"] == [str(PROGRAMS / "plain.py"), "3"]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_process_join(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "process_join.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"hello world\nexitcode 0\n"
+    main = run.main_pid
+    mp_event = run.one("mp", main)
+    assert mp_event["default_method"] == "fork" and mp_event["role"] is None
+    [child] = _started_children(run, main)
+    assert child["name"] == "greeter" and child["method"] == method
+    assert child["kind"] == "process" and child["pool"] is None and child["daemon"] is False
+    assert child["target"] == "__main__.greet"
+    assert child["site"] == _site("process_join.py", "SITE: start")
+    reaped = run.one("child-exit", main)
+    assert (reaped["child"], reaped["exitcode"]) == (child["child"], 0)
+    start = _check_start(run, child["child"], python)
+    assert start["forked"] is (method != "spawn")
+    boot = run.one("bootstrap", child["child"])
+    assert boot["name"] == "greeter" and boot["method"] == method
+    assert boot["parent_pid"] == main and boot["daemon"] is False
+    if method == "forkserver":
+        [server] = [e for e in run.of("mp") if e["role"] == "forkserver"]
+        assert start["ppid"] == server["pid"]
+    else:
+        assert start["ppid"] == main
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_pool_map(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "pool_map.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n49\n"
+    main = run.main_pid
+    pools = run.of("pool", main)
+    assert [(p["kind"], p["size"], p["method"], p["site"]) for p in pools] == [
+        ("Pool", 2, method, _site("pool_map.py", "SITE: pool")),
+        ("Pool", 1, method, _site("pool_map.py", "SITE: pool2")),
+    ]
+    first, second = (p["pool"] for p in pools)
+    assert first == f"{main}:1" and second == f"{main}:2"
+    workers = _started_children(run, main)
+    assert [w["pool"] for w in workers] == [first, first, second]
+    assert {w["kind"] for w in workers} == {"pool-worker"}
+    assert all(w["daemon"] and w["target"] == "multiprocessing.pool.worker" for w in workers)
+    ends = [(e["pool"], e["how"]) for e in run.of("pool-end", main)]
+    assert ends == [(first, "terminate"), (second, "close")]
+    # The `with` exit SIGTERMs the first pool's workers that have not exited on their own yet:
+    # pool-terminate, at the user's line.
+    kills = run.of("kill", main)
+    first_pids = {w["child"] for w in workers if w["pool"] == first}
+    for kill in kills:
+        assert kill["via"] == "pool-terminate" and kill["sig"] == 15
+        assert kill["target"] in first_pids
+        # 3.8 and 3.9 attribute the implicit __exit__ call to the block's last line
+        assert kill["site"] in (
+            _site("pool_map.py", "SITE: pool"),
+            _site("pool_map.py", "SITE: with-body"),
+        )
+    exits = {e["child"]: e["exitcode"] for e in run.of("child-exit", main)}
+    assert set(exits) == {w["child"] for w in workers}
+    assert all(exits[k["target"]] in (0, -15) for k in kills)
+    for worker in workers:  # a worker SIGTERMed while still starting writes nothing
+        boots = run.of("bootstrap", worker["child"])
+        assert all(b["daemon"] and b["parent_pid"] == main for b in boots)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_process_pool_executor(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "executor_map.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"[0, 1, 8, 27, 64, 125]\n"
+    main = run.main_pid
+    pool = run.one("pool", main)
+    assert pool["kind"] == "ProcessPoolExecutor" and pool["size"] == 2
+    assert pool["method"] == method and pool["site"] == _site("executor_map.py", "SITE: map")
+    workers = _started_children(run, main)
+    assert 1 <= len(workers) <= 2
+    for worker in workers:
+        assert worker["kind"] == "executor-worker" and worker["pool"] == pool["pool"]
+        assert worker["target"] == "concurrent.futures.process._process_worker"
+    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [
+        (pool["pool"], "shutdown")
+    ]
+    exits = {e["child"]: e["exitcode"] for e in run.of("child-exit", main)}
+    assert exits == {w["child"]: 0 for w in workers}
+    assert not run.of("kill"), "a clean shutdown sends no signal"
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_child_killed_by_sigkill(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "child_killed.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"os.kill exitcode -9\nProcess.kill exitcode -9\n"
+    main = run.main_pid
+    first, second = _started_children(run, main)
+    kills = run.of("kill", main)
+    assert [(k["target"], k["sig"], k["via"], k["site"]) for k in kills] == [
+        (first["child"], 9, "user", _site("child_killed.py", "SITE: os.kill")),
+        (second["child"], 9, "process-terminate", _site("child_killed.py", "SITE: p.kill")),
+    ]
+    exits = [(e["child"], e["exitcode"]) for e in run.of("child-exit", main)]
+    assert exits == [(first["child"], -9), (second["child"], -9)]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_target_raises(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "child_raises.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"exitcode 1\n"
+    main = run.main_pid
+    [child] = _started_children(run, main)
+    assert run.one("child-exit", main)["exitcode"] == 1
+    exc = run.one("exception", child["child"])
+    assert exc["type"] == "KeyError" and exc["module"] == "builtins"
+    assert exc["message"] == "'missing'"
+    # The recorded text is exactly what multiprocessing printed after "Process NAME:".
+    printed = run.stderr.decode()
+    header = f"Process {child['name']}:\n"
+    assert printed.startswith(header), printed
+    assert exc["traceback"] == printed[len(header) :]
+    program = str(PROGRAMS / "child_raises.py")
+    assert [(f["file"], f["function"]) for f in exc["frames"][-2:]] == [
+        (program, "target"),
+        (program, "inner"),
+    ]
+    assert exc["frames"][0]["function"] == "_bootstrap"
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_resource_tracker_leak_warning(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "shm_leak.py", method)
+    assert run.returncode == 0, run.text()
+    trackers = [e["pid"] for e in run.of("mp") if e["role"] == "resource-tracker"]
+    assert len(trackers) == 1, run.events
+    warnings = run.of("warning", trackers[0])
+    assert warnings, run.text()
+    leak = warnings[0]
+    assert leak["category"] == "UserWarning"
+    assert "leaked shared_memory objects" in leak["message"]
+    assert leak["filename"].endswith("resource_tracker.py") and isinstance(leak["lineno"], int)
+    assert "leaked shared_memory" in run.stderr.decode()  # still printed, as without the probe
+    assert all(e["pid"] in trackers for e in run.of("warning"))
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_with_pool_exit_terminates_busy_worker(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "pool_busy_exit.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"left the pool\n"
+    main = run.main_pid
+    pool = run.one("pool", main)
+    [worker] = _started_children(run, main)
+    [kill] = run.of("kill", main)
+    assert (kill["target"], kill["sig"], kill["via"]) == (worker["child"], 15, "pool-terminate")
+    assert kill["site"] in (
+        _site("pool_busy_exit.py", "SITE: pool"),
+        _site("pool_busy_exit.py", "SITE: with-body"),
+    )
+    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [
+        (pool["pool"], "terminate")
+    ]
+    reaped = run.one("child-exit", main)
+    assert (reaped["child"], reaped["exitcode"]) == (worker["child"], -15)

@@ -1,0 +1,111 @@
+"""The probe's sitecustomize: chains to the one it shadows, on every Python, and hides itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from probe_support import (
+    OLD,
+    PROBE_ROOT,
+    SUPPORTED,
+    interpreter_params,
+    run_probed,
+    run_unprobed,
+)
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux probe contract"),
+]
+
+ALL_PYTHONS = interpreter_params(OLD + SUPPORTED)
+
+SHOW = """\
+from __future__ import print_function
+import sys
+module = sys.modules.get("sitecustomize")
+print("runs", getattr(sys, "user_site_runs", 0))
+print("module", getattr(module, "MARKER", None) if module else "absent")
+print("probe on path", any("_probe_root" in p for p in sys.path))
+print("user dir on path", any(p.endswith("user_site") for p in sys.path))
+print("extra", getattr(sys, "user_site_extra", None) in sys.path)
+"""
+
+USER_SITECUSTOMIZE = """\
+import sys
+sys.user_site_runs = getattr(sys, "user_site_runs", 0) + 1
+sys.user_site_extra = "/nonexistent/added-by-user-sitecustomize"
+sys.path.append(sys.user_site_extra)
+MARKER = "user"
+"""
+
+
+def _user_site(tmp_path: Path, text: str | None) -> tuple[Path, str]:
+    user = tmp_path / "user_site"
+    user.mkdir()
+    if text is not None:
+        (user / "sitecustomize.py").write_text(text)
+    program = tmp_path / "show.py"
+    program.write_text(SHOW)
+    return program, str(user)
+
+
+@pytest.mark.parametrize("with_session", [True, False], ids=["session", "no-session"])
+@pytest.mark.parametrize("python", ALL_PYTHONS)
+def test_user_sitecustomize_chained(python: Path, tmp_path: Path, with_session: bool) -> None:
+    program, user = _user_site(tmp_path, USER_SITECUSTOMIZE)
+    if with_session:
+        run = run_probed(python, program, extra_path=user, cwd=tmp_path)
+    else:
+        run = run_unprobed(python, program, extra_path=user, probe_path=True, cwd=tmp_path)
+    assert run.stderr == b""
+    assert run.stdout.decode().splitlines() == [
+        "runs 1",
+        "module user",
+        "probe on path False",
+        "user dir on path True",
+        "extra True",  # the user's own sys.path change survives
+    ]
+    plain = run_unprobed(python, program, extra_path=user, cwd=tmp_path)
+    assert run.stdout == plain.stdout
+
+
+@pytest.mark.parametrize("python", ALL_PYTHONS)
+def test_no_user_sitecustomize(python: Path, tmp_path: Path) -> None:
+    program, user = _user_site(tmp_path, None)
+    run = run_probed(python, program, extra_path=user, cwd=tmp_path)
+    plain = run_unprobed(python, program, extra_path=user, cwd=tmp_path)
+    assert (run.stdout, run.stderr, run.returncode) == (plain.stdout, b"", 0)
+    assert "module absent" in run.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = 1\n1 / 0\n",
+        "import module_that_does_not_exist_anywhere\n",
+        "raise ImportError('custom import failure')\n",
+        "import sys\nsys.user_site_runs = 1\nraise SystemError('sitecustomize broke')\n",
+    ],
+    ids=["ZeroDivisionError", "missing-import", "ImportError", "SystemError"],
+)
+@pytest.mark.parametrize("python", ALL_PYTHONS)
+def test_failing_user_sitecustomize_reported_as_without_probe(
+    python: Path, tmp_path: Path, text: str
+) -> None:
+    program, user = _user_site(tmp_path, text)
+    plain = run_unprobed(python, program, extra_path=user, cwd=tmp_path)
+    probed = run_probed(python, program, extra_path=user, cwd=tmp_path)
+    assert (probed.stdout, probed.stderr, probed.returncode) == (
+        plain.stdout,
+        plain.stderr,
+        plain.returncode,
+    )
+
+
+def test_probe_root_holds_only_sitecustomize_and_the_package() -> None:
+    names = {p.name for p in PROBE_ROOT.iterdir() if p.name != "__pycache__"}
+    assert names <= {"sitecustomize.py", "sitecustomize.pyc", "_mpdoctor_probe"}
+    assert {"sitecustomize.py", "_mpdoctor_probe"} <= names
