@@ -161,7 +161,7 @@ _NESTED: dict[tuple[type, str], tuple[type, bool]] = {
 
 
 def _build(cls: type, data: dict[str, Any]) -> Any:
-    """Build dataclass `cls` from a dict, ignoring unknown keys (newer minor versions add fields)."""
+    """Build dataclass `cls` from a dict; unknown keys are ignored (newer reports add fields)."""
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:

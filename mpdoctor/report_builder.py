@@ -14,7 +14,7 @@ from dataclasses import replace
 from mpdoctor import __version__
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.family import name_of, tree_order
-from mpdoctor.diagnose.roles import classify
+from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.model import Environment, Finding, Outcome, ProcessInfo, Report, Tool
 from mpdoctor.redact import redact_cmdline, redact_shapes
 
@@ -30,18 +30,19 @@ def build_report(
     findings: Sequence[Finding],
     notes: Sequence[str] = (),
 ) -> Report:
+    roles = classify_all(evidence)
     return Report(
         tool=Tool(name="mpdoctor", version=__version__),
         environment=environment,
         command=redact_cmdline(command),
         outcome=replace(outcome, duration_s=_round(outcome.duration_s, _TIME_DIGITS) or 0.0),
-        processes=[_process(proc, evidence) for proc, _depth in tree_order(evidence)],
+        processes=[_process(proc, roles[proc.key]) for proc, _depth in tree_order(evidence)],
         findings=[_redacted(finding) for finding in findings],
         notes=_unique([*evidence.notes, *notes]),
     )
 
 
-def _process(proc: ProcessEvidence, evidence: Evidence) -> ProcessInfo:
+def _process(proc: ProcessEvidence, role: str) -> ProcessInfo:
     exit_code, signal = proc.exit_code, proc.signal
     if exit_code is not None and exit_code < 0 and signal is None:
         exit_code, signal = None, -exit_code  # multiprocessing's spelling of a signal
@@ -49,7 +50,7 @@ def _process(proc: ProcessEvidence, evidence: Evidence) -> ProcessInfo:
         pid=proc.key.pid,
         ppid=proc.ppid,
         create_time=proc.key.create_time,
-        role=classify(proc, evidence),
+        role=role,
         name=name_of(proc) or "?",
         cmdline=redact_cmdline(proc.cmdline),
         state=proc.state,

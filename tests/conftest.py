@@ -99,8 +99,8 @@ def run_plain(
 
 
 def _run(argv, *, timeout, input, env, cwd) -> subprocess.CompletedProcess[bytes]:
-    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
-    full_env.pop("FORCE_COLOR", None)
+    inherited = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    full_env = {**inherited, "COLUMNS": "120", **(env or {})}
     return subprocess.run(
         argv,
         input=input if input is not None else b"",

@@ -36,7 +36,8 @@ class MpLog(str, Enum):
 
 def run(
     program: list[str] = typer.Argument(
-        None, metavar="SCRIPT [ARGS]... | -m MODULE [ARGS]... | -- COMMAND [ARGS]...",
+        None,
+        metavar="SCRIPT [ARGS]... | -m MODULE [ARGS]... | -- COMMAND [ARGS]...",
         help="The program and its arguments: everything after it belongs to it.",
         show_default=False,
     ),

@@ -14,6 +14,8 @@ PROC = "/proc"
 # 1-based field numbers of /proc/PID/stat (proc(5)); fields after the comm start at field 3.
 _F_STATE = 3
 _F_PPID = 4
+_F_MINFLT = 10
+_F_MAJFLT = 12
 _F_UTIME = 14
 _F_STIME = 15
 _F_NUM_THREADS = 20
@@ -43,6 +45,7 @@ class Stat:
     ppid: int
     utime_ticks: int
     stime_ticks: int
+    faults: int  # minor + major page faults: memory cannot grow without them
     num_threads: int
     start_ticks: int  # since boot, in CLK_TCK units: with pid, the process's identity
     exit_code: int | None  # waitpid status, meaningful for a zombie only (field 52)
@@ -78,6 +81,7 @@ def read_stat(pid: int) -> Stat | None:
             ppid=int(fields[_F_PPID - _F_STATE]),
             utime_ticks=int(fields[_F_UTIME - _F_STATE]),
             stime_ticks=int(fields[_F_STIME - _F_STATE]),
+            faults=int(fields[_F_MINFLT - _F_STATE]) + int(fields[_F_MAJFLT - _F_STATE]),
             num_threads=int(fields[_F_NUM_THREADS - _F_STATE]),
             start_ticks=int(fields[_F_STARTTIME - _F_STATE]),
             exit_code=int(exit_raw) if exit_raw is not None else None,

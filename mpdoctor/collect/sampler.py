@@ -9,6 +9,10 @@ Each tick:
   pid is remembered as foreign and never read again (that keeps a tick cheap on a busy machine);
 * re-reads each live process of the tree: state, cpu, threads, peak RSS (VmHWM), and exit status
   while it is a zombie (stat field 52). A pid whose start time changed is a new process.
+  A process that neither ran nor faulted a page since the last tick costs one small read.
+
+The thread sleeps in select() on an inotify watch of events/, so a process the probe registers
+is sampled within milliseconds even if it lives less than a tick.
 
 Linux reads /proc directly (two small files per process; psutil reads the same files with more
 overhead); elsewhere psutil's `oneshot()` does the same job with less detail (no zombie status,
@@ -55,6 +59,7 @@ class Reading:
     peak_rss_bytes: int | None
     zombie_status: int | None  # raw wait status of a zombie (Linux)
     comm: str | None
+    activity: int | None = None  # grows whenever the process runs or touches memory
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,11 @@ class Details:
 
 class Reader(Protocol):
     def pids(self) -> list[int]: ...
-    def read(self, pid: int) -> Reading | None: ...
+    def read(self, pid: int, prev_activity: int | None = None) -> Reading | None:
+        """One reading; `prev_activity` (the last reading's) lets it skip what cannot have
+        changed: a process with no page fault since then cannot have grown its peak RSS."""
+        ...
+
     def details(self, pid: int) -> Details: ...
     def exe(self, pid: int) -> str | None: ...
 
@@ -80,20 +89,25 @@ class ProcfsReader:
     def pids(self) -> list[int]:
         return procfs.all_pids()
 
-    def read(self, pid: int) -> Reading | None:
+    def read(self, pid: int, prev_activity: int | None = None) -> Reading | None:
         stat = procfs.read_stat(pid)
         if stat is None:
             return None
         zombie = stat.state in ("Z", "X")
+        activity = stat.utime_ticks + stat.stime_ticks + stat.faults
+        # Idle since the last tick (no CPU tick, no page fault): VmHWM cannot have grown, so
+        # /proc/PID/status, most of a tick's cost, is skipped.
+        skip_memory = zombie or activity == prev_activity
         return Reading(
             key=identity.key_from_ticks(pid, stat.start_ticks),
             ppid=stat.ppid,
             state=_STATES.get(stat.state, "unknown"),
             cpu_s=(stat.utime_ticks + stat.stime_ticks) / self._ticks,
             num_threads=stat.num_threads,
-            peak_rss_bytes=None if zombie else procfs.peak_rss_bytes(pid),
+            peak_rss_bytes=None if skip_memory else procfs.peak_rss_bytes(pid),
             zombie_status=stat.exit_code if zombie else None,
             comm=stat.comm,
+            activity=activity,
         )
 
     def details(self, pid: int) -> Details:
@@ -115,7 +129,7 @@ class PsutilReader:
     def pids(self) -> list[int]:
         return self._psutil.pids()
 
-    def read(self, pid: int) -> Reading | None:
+    def read(self, pid: int, prev_activity: int | None = None) -> Reading | None:
         ps = self._psutil
         try:
             proc = ps.Process(pid)
@@ -195,6 +209,7 @@ class ProcessSample:
     reaped_s: float | None = None
     reaped_max_rss_bytes: int | None = None  # ru_maxrss of the reap (includes its children)
     ppid_now: int | None = None
+    activity: int | None = None  # the last reading's (see Reading.activity)
 
 
 class Sampler:
@@ -224,32 +239,29 @@ class Sampler:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake_r = self._wake_w = -1  # stop() writes here to end the thread's select()
         self._watch: dirwatch.DirWatch | None = None
 
     # -- thread ----------------------------------------------------------------------------
     def start(self) -> None:
         if self.events_dir is not None:
             self._watch = dirwatch.open_watch(str(self.events_dir))
+        self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="mpdoctor-sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        try:
+        if self._wake_w >= 0:
             os.write(self._wake_w, b"x")
-        except OSError:
-            pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self._watch is not None:
             self._watch.close()
             self._watch = None
         for fd in (self._wake_r, self._wake_w):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
         self._wake_r = self._wake_w = -1
 
     def _run(self) -> None:
@@ -298,8 +310,8 @@ class Sampler:
 
     def _refresh_live(self, t: float) -> None:
         for pid, key in list(self._live.items()):
-            reading = self.reader.read(pid)
             record = self._records[key]
+            reading = self.reader.read(pid, record.activity)
             if reading is None or reading.key != key:
                 record.gone_s = t
                 del self._live[pid]
@@ -376,6 +388,8 @@ class Sampler:
         self._update(record, reading, t)
 
     def _update(self, record: ProcessSample, reading: Reading, t: float) -> None:
+        ran = reading.activity is None or reading.activity != record.activity
+        record.activity = reading.activity
         record.last_seen_s = t
         record.ppid_now = reading.ppid
         record.state = reading.state
@@ -392,6 +406,8 @@ class Sampler:
             if reading.zombie_status is not None:
                 record.zombie_status = reading.zombie_status
             return
+        if not ran:
+            return  # an exec faults pages in: idle since the last tick, same program
         # exec keeps the pid and start time but changes the program (the pyenv shim execs
         # the real python): re-read what it runs when its executable changed.
         exe = self.reader.exe(reading.key.pid)

@@ -73,7 +73,7 @@ class SignalGate:
 
     @classmethod
     def install(cls) -> SignalGate:
-        """Block the monitored signals (call before starting any thread)."""
+        """Block the monitored signals (main thread only, before starting any thread)."""
         fallback = not hasattr(signal, "sigtimedwait")
         reset: set[int] = set()
         # An ignored SIGCHLD makes the kernel reap children itself: their statuses would be lost.
@@ -87,8 +87,8 @@ class SignalGate:
             import queue
 
             gate._queue = queue.SimpleQueue()
-            for sig in MONITORED:
-                if sig != signal.SIGCHLD and signal.getsignal(sig) != signal.SIG_IGN:
+            for sig in MONITORED:  # SIGCHLD too: it wakes the loop when the target exits
+                if signal.getsignal(sig) != signal.SIG_IGN:
                     gate._old_handlers[sig] = signal.signal(sig, gate._on_signal)
             return gate
         old = signal.pthread_sigmask(signal.SIG_BLOCK, MONITORED)

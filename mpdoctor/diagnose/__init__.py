@@ -18,6 +18,7 @@ def diagnose(evidence: Evidence) -> list[Finding]:
     # pay for the rules then.
     from mpdoctor.diagnose.rules import ALL_RULES
 
+    when = _times(evidence)
     found: list[tuple[int, Finding]] = []
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for order, rule in enumerate(ALL_RULES):
@@ -29,19 +30,19 @@ def diagnose(evidence: Evidence) -> list[Finding]:
     found.sort(
         key=lambda item: (
             _SEVERITY_ORDER.get(item[1].severity, len(_SEVERITY_ORDER)),
-            _when(item[1], evidence),
+            min((when[pid] for pid in item[1].pids if pid in when), default=float("inf")),
             item[0],
         )
     )
     return [finding for _, finding in found]
 
 
-def _when(finding: Finding, evidence: Evidence) -> float:
-    """When a finding happened: the earliest end (else start) of the processes it names."""
-    times = [
-        proc.ended_s if proc.ended_s is not None else proc.started_s
-        for pid in finding.pids
-        for proc in evidence.by_pid(pid)
-    ]
-    known = [t for t in times if t is not None]
-    return min(known) if known else float("inf")
+def _times(evidence: Evidence) -> dict[int, float]:
+    """When each pid's story happened: the earliest end (else start) of the processes that had
+    it. A finding happened at the earliest time of the pids it names."""
+    times: dict[int, float] = {}
+    for proc in evidence.processes.values():
+        t = proc.ended_s if proc.ended_s is not None else proc.started_s
+        if t is not None:
+            times[proc.key.pid] = min(t, times.get(proc.key.pid, t))
+    return times

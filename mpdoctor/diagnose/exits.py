@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mpdoctor.diagnose.evidence import Evidence, KillEvidence, ProcessEvidence
-from mpdoctor.diagnose.family import label, parent_of, process_at
+from mpdoctor.diagnose.family import describe as describe_process
+from mpdoctor.diagnose.family import parent_of, process_at
 from mpdoctor.diagnose.signals import SIGINT, SIGKILL, SIGTERM, signal_name
+from mpdoctor.diagnose.tracebacks import short_type
 from mpdoctor.diagnose.wording import human_bytes, plural, seconds, where
 
 # Kills the program meant: a Pool's terminate() (its `with` block), an executor's shutdown of a
@@ -68,7 +70,7 @@ def is_deliberate(proc: ProcessEvidence, death: Death) -> bool:
     # the user's request, not a crash.
     if death.signal == SIGINT:
         return True
-    if proc.exception is not None and proc.exception.type.rsplit(".", 1)[-1] == "KeyboardInterrupt":
+    if proc.exception is not None and short_type(proc.exception.type) == "KeyboardInterrupt":
         return True
     kill = killer_of(proc, death)
     return kill is not None and kill.via in DELIBERATE_VIA
@@ -90,10 +92,22 @@ def oom_proven(evidence: Evidence) -> bool:
     return bool(kills) and kills >= _unexplained_sigkills(evidence)
 
 
-def _sender(kill: KillEvidence, evidence: Evidence) -> str:
+def died_at(proc: ProcessEvidence, death: Death) -> float | None:
+    """When it died: the fatal kill if one was recorded (the reap, `ended_s`, comes later)."""
+    kill = killer_of(proc, death)
+    if kill is not None and (proc.ended_s is None or kill.t_s < proc.ended_s):
+        return kill.t_s
+    return proc.ended_s
+
+
+def _sent_by(kill: KillEvidence, proc: ProcessEvidence, evidence: Evidence) -> str:
+    """ "sent by the main process (pid 4240) at app.py:30", or "it sent itself at ..."."""
+    at = f" at {where(kill.site)}" if kill.site else ""
+    if kill.sender_pid == proc.key.pid:
+        return f"it sent itself{at}"
     sender = process_at(evidence, kill.sender_pid, kill.t_s)
-    who = label(sender) if sender is not None else f"pid {kill.sender_pid}"
-    return f"{who} at {where(kill.site)}" if kill.site else who
+    who = describe_process(sender, evidence) if sender else f"pid {kill.sender_pid}"
+    return f"sent by {who}{at}"
 
 
 def describe(proc: ProcessEvidence, death: Death, evidence: Evidence) -> tuple[str, list[str]]:
@@ -107,7 +121,7 @@ def describe(proc: ProcessEvidence, death: Death, evidence: Evidence) -> tuple[s
         lines.append(
             f"kill: pid {kill.sender_pid} sent {name} at {seconds(kill.t_s)} (via {kill.via})"
         )
-        text = f"was killed by {name} sent by {_sender(kill, evidence)}"
+        text = f"was killed by {name} {_sent_by(kill, proc, evidence)}"
     elif death.signal == SIGKILL and oom_proven(evidence):
         text = "was killed by the OOM killer (SIGKILL)"
     elif death.signal == SIGKILL:

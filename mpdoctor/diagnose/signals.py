@@ -27,7 +27,7 @@ SIGTERM = 15
 
 def signal_name(num: int, platform: str = "linux") -> str:
     """`9` -> "SIGKILL"; an unknown number -> "signal 77"."""
-    if platform.startswith("linux"):
+    if platform.lower().startswith("linux"):  # sys.platform, or platform.platform()
         if num in _LINUX:
             return _LINUX[num]
         if _LINUX_RTMIN <= num <= _LINUX_RTMAX:

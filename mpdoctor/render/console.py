@@ -1,5 +1,7 @@
 """The console report: header, process tree, findings, remediation, between two "mpdoctor" rules.
 
+`make_console` (from render.terminal) builds the Console it prints on.
+
 Everything is built from `Text` objects, never markup strings, so a command line or an exception
 message containing "[red]" prints as itself. Colour comes only from styles: with no colour
 system (CI logs, NO_COLOR) the same layout prints as plain text.
@@ -7,10 +9,7 @@ system (CI logs, NO_COLOR) the same layout prints as plain text.
 
 from __future__ import annotations
 
-import os
 import shlex
-from collections.abc import Mapping
-from typing import IO, Literal
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -23,10 +22,10 @@ from rich.tree import Tree
 
 from mpdoctor.model import Finding, ProcessInfo, Report
 from mpdoctor.render.formatting import abnormal, exit_text, human_bytes, lifetime, outcome_text
+from mpdoctor.render.terminal import ColorChoice, make_console
 
-ColorChoice = Literal["auto", "always", "never"]
+__all__ = ["ColorChoice", "make_console", "render_report"]
 
-CI_WIDTH = 120  # no terminal to ask: wide enough for a log, narrow enough to read
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 _STATE_STYLE = {
     "running": "green",
@@ -38,68 +37,6 @@ _STATE_STYLE = {
 }
 _COMMAND_ROLES = {"python", "non-python"}  # not started by multiprocessing: the command says more
 _CMDLINE_CHARS = 60
-
-
-def make_console(
-    stream: IO[str], color: ColorChoice = "auto", environ: Mapping[str, str] | None = None
-) -> Console:
-    """A Console for mpdoctor's report on `stream`, configured from `environ` only.
-
-    Colour: `always` and `never` win; `auto` honours NO_COLOR, then FORCE_COLOR, then uses
-    colour only on a terminal (not TERM=dumb). Width: COLUMNS when set, else the terminal's,
-    else 120. Never any live redraw.
-    """
-    env = dict(environ or {})
-    tty = _isatty(stream)
-    if color == "always":
-        use_color = True
-    elif color == "never" or env.get("NO_COLOR", "") != "":
-        use_color = False
-    elif env.get("FORCE_COLOR", "") != "":
-        use_color = True
-    else:
-        use_color = tty and env.get("TERM", "").lower() not in ("dumb", "unknown")
-    columns = env.get("COLUMNS", "")
-    width = int(columns) if columns.isdigit() and int(columns) > 0 else None
-    if width is None:
-        width = _terminal_width(stream) if tty else CI_WIDTH
-    return Console(
-        file=stream,
-        width=width,
-        color_system=_color_system(env) if use_color else None,
-        force_terminal=use_color,
-        force_interactive=False,
-        force_jupyter=False,
-        no_color=False,
-        highlight=False,
-        emoji=False,
-        legacy_windows=False,
-        soft_wrap=False,
-        _environ=env,
-    )
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def _terminal_width(stream: IO[str]) -> int | None:
-    """The width of the terminal `stream` writes to (rich would ask stdin/stdout/stderr)."""
-    try:
-        return os.get_terminal_size(stream.fileno()).columns or None
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _color_system(env: Mapping[str, str]) -> Literal["truecolor", "256", "standard"]:
-    if env.get("COLORTERM", "").strip().lower() in ("truecolor", "24bit"):
-        return "truecolor"
-    if env.get("TERM", "").strip().lower().endswith("256color"):
-        return "256"
-    return "standard"
 
 
 def render_report(report: Report, console: Console) -> None:

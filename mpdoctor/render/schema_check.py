@@ -43,7 +43,7 @@ def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str) 
     unknown = set(schema) - _KNOWN
     if unknown:  # a keyword this checker would silently ignore: fail loudly instead
         raise NotImplementedError(f"schema keyword(s) not supported: {sorted(unknown)}")
-    where = path or "the report"
+    where = path or "top level"
     if "$ref" in schema:
         _check(value, _resolve(schema["$ref"], root), root, path)
     if "anyOf" in schema:

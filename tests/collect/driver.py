@@ -30,9 +30,21 @@ def main() -> int:
     parser.add_argument("--python")
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--mp-log", default="off")
+    parser.add_argument(
+        "--portable",
+        action="store_true",
+        help="use the paths meant for systems without sigtimedwait and /proc (tests them here)",
+    )
     parser.add_argument("kind", choices=["script", "module", "command"])
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args()
+    if args.portable:
+        import signal
+
+        from mpdoctor.collect import sampler
+
+        del signal.sigtimedwait
+        sampler.default_reader = sampler.PsutilReader
     target = Target(args.kind, tuple(args.argv))
     options = RunOptions(
         python=args.python,

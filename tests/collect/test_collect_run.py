@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import TARGETS, driver_argv
+from collect_helpers import TARGETS, driver_argv, run_driver
 
 
 def plain(*args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -19,8 +19,8 @@ def plain(*args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_stdin_stdout_stderr_are_the_target_s_own(run_driver, tmp_path):
-    run = run_driver("script", str(TARGETS / "echo_io.py"), input=b"some input\n")
+def test_stdin_stdout_stderr_are_the_target_s_own(tmp_path):
+    run = run_driver(tmp_path, "script", str(TARGETS / "echo_io.py"), input=b"some input\n")
     assert run.returncode == 0
     assert run.stdout == b"out:some input\n"
     err = run.stderr.decode().splitlines()
@@ -60,16 +60,17 @@ def test_stdin_reaches_an_interactive_target_directly(tmp_path):
         proc.wait()
 
 
-def test_the_target_starts_with_an_empty_signal_mask_and_default_sigpipe(run_driver):
-    run = run_driver("command", "sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status")
+def test_the_target_starts_with_an_empty_signal_mask_and_default_sigpipe(tmp_path):
+    run = run_driver(tmp_path, "command", "sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status")
     fields = dict(line.split(":\t") for line in run.stdout.decode().splitlines())
     assert int(fields["SigBlk"], 16) == 0
     assert not int(fields["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1))
 
 
-def test_the_target_gets_the_probe_path_and_session(run_driver, tmp_path, monkeypatch):
+def test_the_target_gets_the_probe_path_and_session(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "/user/path")
     run = run_driver(
+        tmp_path,
         "command",
         "sh",
         "-c",
@@ -83,9 +84,9 @@ def test_the_target_gets_the_probe_path_and_session(run_driver, tmp_path, monkey
 
 
 @pytest.mark.parametrize("how", ["0", "1", "3", "255", "msg", "KILL", "TERM", "SEGV", "INT"])
-def test_exit_status_is_what_plain_python_gives(run_driver, how):
+def test_exit_status_is_what_plain_python_gives(tmp_path, how):
     expected = plain(str(TARGETS / "exit_with.py"), how)
-    run = run_driver("script", str(TARGETS / "exit_with.py"), how)
+    run = run_driver(tmp_path, "script", str(TARGETS / "exit_with.py"), how)
     assert run.returncode == expected.returncode
     assert run.stdout == expected.stdout
     assert run.stderr == expected.stderr
@@ -97,22 +98,22 @@ def test_exit_status_is_what_plain_python_gives(run_driver, how):
     assert outcome["whose"] == "target"
 
 
-def test_missing_script_is_python_s_own_error_and_exit_2(run_driver, tmp_path):
+def test_missing_script_is_python_s_own_error_and_exit_2(tmp_path):
     expected = subprocess.run(
         [sys.executable, "no_such_script.py"], capture_output=True, cwd=tmp_path, timeout=60
     )
-    run = run_driver("script", "no_such_script.py", options=["--python", sys.executable])
+    run = run_driver(tmp_path, "script", "no_such_script.py", options=["--python", sys.executable])
     assert run.returncode == expected.returncode == 2
     assert run.stderr == expected.stderr
 
 
-def test_missing_and_non_executable_commands_are_127_and_126(run_driver, tmp_path):
-    run = run_driver("command", "no-such-command-mpdoctor")
+def test_missing_and_non_executable_commands_are_127_and_126(tmp_path):
+    run = run_driver(tmp_path, "command", "no-such-command-mpdoctor")
     assert run.returncode == 127
     assert run.stderr == b"mpdoctor: 'no-such-command-mpdoctor': No such file or directory\n"
     tool = tmp_path / "tool"
     tool.write_text("#!/bin/sh\n")
-    run = run_driver("command", str(tool))
+    run = run_driver(tmp_path, "command", str(tool))
     assert run.returncode == 126
 
 
@@ -171,8 +172,8 @@ def test_terminal_ctrl_c_reaches_the_target_once(tmp_path):
     assert [(s["name"], s["forwarded"]) for s in got] == [("SIGINT", False)]
 
 
-def test_orphans_are_reaped_by_the_monitor_with_their_status(run_driver):
-    run = run_driver("script", str(TARGETS / "orphan_maker.py"))
+def test_orphans_are_reaped_by_the_monitor_with_their_status(tmp_path):
+    run = run_driver(tmp_path, "script", str(TARGETS / "orphan_maker.py"))
     assert run.returncode == 0
     pids = dict(part.split("=") for part in run.stdout.decode().split())
     grandchild = run.process(int(pids["grandchild"]))
@@ -182,9 +183,9 @@ def test_orphans_are_reaped_by_the_monitor_with_their_status(run_driver):
     assert not grandchild["alive_after_main"]
 
 
-def test_a_tree_that_outlives_main_is_frozen_and_ended(run_driver):
+def test_a_tree_that_outlives_main_is_frozen_and_ended(tmp_path):
     start = time.monotonic()
-    run = run_driver("script", str(TARGETS / "respawner.py"), timeout=60)
+    run = run_driver(tmp_path, "script", str(TARGETS / "respawner.py"), timeout=60)
     elapsed = time.monotonic() - start
     assert run.returncode == 0  # main's own status, whatever was left behind
     supervisor = run.process(int(run.stdout.decode().split("=")[1]))
@@ -195,8 +196,9 @@ def test_a_tree_that_outlives_main_is_frozen_and_ended(run_driver):
     # The no-leftover fixture (tests/conftest.py) checks that nothing survived.
 
 
-def test_timeout_ends_the_whole_tree_with_124(run_driver):
+def test_timeout_ends_the_whole_tree_with_124(tmp_path):
     run = run_driver(
+        tmp_path,
         "command",
         sys.executable,
         "-c",
@@ -210,8 +212,9 @@ def test_timeout_ends_the_whole_tree_with_124(run_driver):
     assert all(p["ended_by_mpdoctor"] for p in run.summary["processes"])
 
 
-def test_keep_orphans_leaves_them_running(run_driver):
+def test_keep_orphans_leaves_them_running(tmp_path):
     run = run_driver(
+        tmp_path,
         "command",
         "sh",
         "-c",
@@ -229,16 +232,17 @@ def test_keep_orphans_leaves_them_running(run_driver):
         os.kill(orphan, signal.SIGKILL)
 
 
-def test_monitor_notes_a_python_that_keeps_the_probe_out(run_driver):
-    run = run_driver("command", sys.executable, "-I", "-c", "pass")
+def test_monitor_notes_a_python_that_keeps_the_probe_out(tmp_path):
+    run = run_driver(tmp_path, "command", sys.executable, "-I", "-c", "pass")
     assert run.returncode == 0
     assert any("-I" in note for note in run.summary["notes"])
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_probe_events_and_samples_join_into_one_process_each(run_driver, method):
+def test_probe_events_and_samples_join_into_one_process_each(tmp_path, method):
     """With the real probe: the killed worker is one process with its role, pool and signal."""
     run = run_driver(
+        tmp_path,
         "script",
         str(TARGETS / "pool_worker_killed.py"),
         method,
@@ -266,3 +270,32 @@ def test_probe_events_and_samples_join_into_one_process_each(run_driver, method)
         "forkserver": {"resource-tracker", "forkserver"},
     }[method]
     assert helpers == expected
+
+
+def test_portable_paths_pass_status_and_forward_kill(tmp_path):
+    """No sigtimedwait (handlers queue the signals) and psutil instead of /proc readers."""
+    summary = tmp_path / "s.json"
+    proc = subprocess.Popen(
+        driver_argv(summary, "--portable", "script", str(TARGETS / "term_handler.py")),
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout and proc.stdout.readline() == b"ready\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 11
+    finally:
+        proc.kill()
+        proc.wait()
+    import json
+
+    data = json.loads(summary.read_text())
+    assert [(s["name"], s["forwarded"]) for s in data["signals"]] == [("SIGTERM", True)]
+    assert data["outcome"]["exit_code"] == 11
+
+
+def test_portable_paths_see_the_tree(tmp_path):
+    run = run_driver(tmp_path, "script", str(TARGETS / "orphan_maker.py"), options=["--portable"])
+    assert run.returncode == 0
+    pids = dict(part.split("=") for part in run.stdout.decode().split())
+    grandchild = run.process(int(pids["grandchild"]))
+    assert grandchild["exit_code"] == 7 and grandchild["cmdline"]

@@ -87,7 +87,7 @@ class FakeReader:
     def pids(self) -> list[int]:
         return list(self.table)
 
-    def read(self, pid: int) -> Reading | None:
+    def read(self, pid: int, prev_activity: int | None = None) -> Reading | None:
         return self.table.get(pid)
 
     def details(self, pid: int):
@@ -185,3 +185,27 @@ def test_a_parent_and_child_born_in_the_same_tick_are_both_found():
     reader.table = {900: reading(900, 5.0, 950), 950: reading(950, 5.0, 1)}
     sampler.sample()
     assert {k.pid for k in sampler.alive()} == {900, 950}
+
+
+def test_peak_rss_follows_a_process_that_wakes_up_and_allocates(kill_later, tmp_path):
+    go = tmp_path / "go"
+    code = (
+        "import os, time\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        "data = bytearray(64 * 1024 * 1024)\n"
+        "open(" + repr(str(go)) + " + '-done', 'w').close()\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    kill_later(proc)
+    sampler = Sampler(os.getpid(), time.time())
+    wait_for(lambda: procfs.cmdline(proc.pid) and procfs.cmdline(proc.pid)[-1] == code)
+    sampler.sample()
+    sampler.sample()  # idle in between: the second tick skips /proc/PID/status
+    (key,) = [k for k in sampler.alive() if k.pid == proc.pid]
+    before = sampler.processes()[key].peak_rss_bytes
+    go.touch()
+    wait_for(lambda: (tmp_path / "go-done").exists())
+    sampler.sample()
+    after = sampler.processes()[key].peak_rss_bytes
+    assert after - before >= 60 * 1024 * 1024

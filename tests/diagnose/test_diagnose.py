@@ -132,3 +132,31 @@ def test_diagnosis_is_pure(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "4"
+
+
+def test_a_respawn_loop_of_20000_workers_is_diagnosed_and_built_in_linear_time() -> None:
+    import time
+
+    from mpdoctor.model import Environment, Outcome
+    from mpdoctor.report_builder import build_report
+
+    procs = [main_proc()]
+    for i in range(20_000):
+        procs.append(
+            proc(
+                1000 + i,
+                t=0.0005 * i,
+                name=f"ForkPoolWorker-{i}",
+                started_as="pool-worker",
+                pool_id="100:1",
+                exit_code=1,
+            )
+        )
+    ev = evidence(*procs, pools=[pool()])
+    start = time.perf_counter()
+    [finding] = diagnose(ev)
+    build_report(ev, Outcome("exited"), Environment(None, None, "linux", None, None), [], [])
+    # Linear: well under a second here; a quadratic lookup takes tens of seconds.
+    assert time.perf_counter() - start < 5.0
+    assert finding.title == "20000 Pool workers exited with code 1"
+    assert finding.evidence[0].endswith("and 19995 more")

@@ -59,7 +59,7 @@ def test_a_dead_tracker_is_suspected() -> None:
     died = "resource_tracker: process died unexpectedly, relaunching.  Some resources might leak."
     [f] = run(leak_warning(100, died))
     assert (f.certainty, f.title, f.pids) == ("suspected", "resource tracker died", [100])
-    assert f.message.startswith("MainProcess (pid 100) found its resource tracker dead")
+    assert f.message.startswith("The main process (pid 100) found its resource tracker dead")
 
 
 def test_other_warnings_are_not_leaks() -> None:

@@ -27,8 +27,7 @@ def test_one_orphan_ended_by_mpdoctor() -> None:
         "mpdoctor ended it."
     )
     assert f.evidence == [
-        f"fork-child Process-1 (pid 101), state sleeping, ended by mpdoctor: python3 {SCRIPT} "
-        "--token ***"
+        f"fork-child Process-1 (pid 101), ended by mpdoctor: python3 {SCRIPT} --token ***"
     ]
     [loc] = f.locations
     assert (loc.role, loc.line, loc.pid) == ("started", 12, 100)
@@ -51,6 +50,7 @@ def test_several_orphans_are_one_finding() -> None:
 def test_kept_orphans_are_said_to_be_left_running() -> None:
     [f] = orphan_process.check(evidence(main_proc(), consumer(101, ended_by_mpdoctor=False)))
     assert f.message.endswith("; it was left running.")
+    assert f.evidence[0].startswith("fork-child Process-1 (pid 101), left running (sleeping): ")
 
 
 def test_no_orphans() -> None:
@@ -75,8 +75,8 @@ def test_a_zombie_for_2_s_names_the_parent_that_did_not_reap_it() -> None:
     assert (f.id, f.severity, f.certainty) == ("zombie-process", "warning", "proven")
     assert f.title == "Process-1 stayed a zombie for 2.25 s"
     assert f.message == (
-        "Process-1 (pid 101) exited but stayed a zombie for at least 2.25 s: its parent main "
-        "MainProcess (pid 100) did not wait for it."
+        "Process-1 (pid 101) exited but stayed a zombie for at least 2.25 s: its parent, the "
+        "main process (pid 100), did not wait for it."
     )
     assert f.evidence == ["state Z (zombie) from 0.50 s to 2.75 s"]
     assert [(loc.role, loc.line, loc.pid) for loc in f.locations] == [("started", 15, 100)]
@@ -101,4 +101,4 @@ def test_zombie_parent_is_found_by_create_time_when_its_pid_was_reused() -> None
     new_parent = proc(101, t=0.5, name="Process-9", state="sleeping")
     zombie = proc(102, 101, t=0.6, name="Process-9:1", zombie_since_s=1.0, zombie_until_s=4.0)
     [f] = zombie_process.check(evidence(main_proc(), old_parent, new_parent, zombie))
-    assert "its parent fork-child Process-9 (pid 101)" in f.message
+    assert "its parent, fork-child Process-9 (pid 101), did not" in f.message

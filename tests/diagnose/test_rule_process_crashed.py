@@ -119,9 +119,24 @@ def test_a_recorded_kill_names_its_sender_and_line() -> None:
     victim = child(signal=9, kills=[kill(100, 101, 9, 1.2, "user", line=30)])
     f = only(evidence(main_proc(), victim, cgroup_oom_kills=1))
     assert f.message == (
-        f"Process-1 (pid 101) was killed by SIGKILL sent by MainProcess (pid 100) at {SCRIPT}:30."
+        f"Process-1 (pid 101) was killed by SIGKILL sent by the main process (pid 100) at "
+        f"{SCRIPT}:30."
     )
     assert "kill: pid 100 sent SIGKILL at 1.20 s (via user)" in f.evidence
+
+
+def test_a_sibling_sender_and_a_self_kill() -> None:
+    sibling = child(102, name="Process-2", state="sleeping")
+    victim = child(signal=15, kills=[kill(102, 101, 15, 1.2, "user", line=50)])
+    f = only(evidence(main_proc(), sibling, victim))
+    assert (
+        f.message
+        == f"Process-1 (pid 101) was killed by SIGTERM sent by Process-2 (pid 102) at {SCRIPT}:50."
+    )
+    suicide = child(signal=6, kills=[kill(101, 101, 6, 1.2, "user", line=8)])
+    f = only(evidence(main_proc(), suicide))
+    assert f.message == f"Process-1 (pid 101) was killed by SIGABRT it sent itself at {SCRIPT}:8."
+    assert f.title == "Process-1 killed by SIGABRT"
 
 
 def test_main_process_exit_is_the_outcome_not_a_finding() -> None:

@@ -89,6 +89,39 @@ def test_an_executor_worker_breaks_the_executor() -> None:
     )
 
 
+def test_a_broken_executor_ended_because_of_the_death() -> None:
+    # As recorded on 3.11 (samples/executor_worker_died.py): the worker kills itself, 1 ms later
+    # the executor marks itself broken, 1 ms after that the parent reaps the worker and
+    # SIGTERMs the survivor.
+    ppe = pool("100:1", kind="ProcessPoolExecutor", ended_s=1.064, ended_how="broken")
+    dead = worker(
+        101,
+        name="ForkProcess-1",
+        started_as="executor-worker",
+        signal=9,
+        ended_s=1.065,
+        kills=[kill(101, 101, 9, 1.063, "user", line=12)],
+    )
+    other = worker(
+        102,
+        name="ForkProcess-2",
+        started_as="executor-worker",
+        signal=15,
+        ended_s=1.068,
+        kills=[kill(100, 102, 15, 1.065, "executor-shutdown")],
+    )
+    [f] = diagnose(evidence(main_proc(), dead, other, pools=[ppe]))
+    assert (f.id, f.pids, f.title) == ("worker-died", [101], "ForkProcess-1 killed by SIGKILL")
+    assert f"was killed by SIGKILL it sent itself at {SCRIPT}:12." in f.message
+
+
+def test_a_death_is_timed_by_its_kill_not_its_later_reap() -> None:
+    # Killed at 1.0 s, reaped at 2.6 s after the pool was closed at 2.5 s: it died while open.
+    victim = worker(101, signal=9, ended_s=2.6, kills=[kill(100, 101, 9, 1.0, "user")])
+    ev = evidence(main_proc(), victim, pools=[pool(ended_s=2.5, ended_how="close")])
+    assert [f.pids for f in worker_died.check(ev)] == [[101]]
+
+
 def test_deaths_of_one_pool_with_one_cause_are_one_finding() -> None:
     ev = evidence(
         main_proc(),
@@ -124,7 +157,7 @@ def test_initializer_failure_shows_the_exception() -> None:
 def test_a_kill_by_the_program_names_the_sender() -> None:
     victim = worker(101, signal=9, kills=[kill(100, 101, 9, 1.0, "user", line=33)])
     [f] = worker_died.check(evidence(main_proc(), victim, pools=[pool()]))
-    assert f"sent by MainProcess (pid 100) at {SCRIPT}:33" in f.message
+    assert f"sent by the main process (pid 100) at {SCRIPT}:33" in f.message
 
 
 def test_a_worker_whose_pool_nothing_recorded() -> None:

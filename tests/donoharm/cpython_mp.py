@@ -23,6 +23,7 @@ import faulthandler
 import fnmatch
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -184,8 +185,16 @@ def last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def restore_sigint() -> None:
+    """A shell's background job starts with SIGINT ignored, and Python then keeps it ignored,
+    which fails the tests that expect KeyboardInterrupt; give every run Python's usual handler."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    restore_sigint()
     os.environ[METHOD_VAR] = args.start_method  # inherited by every child, which imports the suite
     configure_support(args.use)
     suite_module = __import__(SUITE_MODULE)

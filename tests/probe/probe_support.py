@@ -65,6 +65,7 @@ def interpreter_params(versions: tuple[str, ...]) -> list[Any]:
 
 @dataclass
 class ProbedRun:
+    pid: int  # the program's main process
     returncode: int
     stdout: bytes
     stderr: bytes
@@ -81,11 +82,9 @@ class ProbedRun:
 
     @property
     def main_pid(self) -> int:
-        """The process whose parent was not probed (the tree's root)."""
-        pids = {e["pid"] for e in self.of("start")}
-        roots = [e["pid"] for e in self.of("start") if e["ppid"] not in pids]
-        assert len(roots) == 1, roots
-        return roots[0]
+        """The program's main process, checked to have written its `start`."""
+        assert len(self.of("start", self.pid)) == 1, self.events
+        return self.pid
 
     def text(self) -> str:
         return (self.stdout + self.stderr).decode("utf-8", "replace")
@@ -136,7 +135,9 @@ def probe_env(
     return env
 
 
-def _run(argv: list[str], env: dict, timeout: float, cwd: Path | None) -> tuple[int, bytes, bytes]:
+def _run(
+    argv: list[str], env: dict, timeout: float, cwd: Path | None
+) -> tuple[int, int, bytes, bytes]:
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -152,7 +153,7 @@ def _run(argv: list[str], env: dict, timeout: float, cwd: Path | None) -> tuple[
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
-    return proc.returncode, out, err
+    return proc.pid, proc.returncode, out, err
 
 
 def run_probed(
@@ -168,8 +169,8 @@ def run_probed(
     session = Path(tempfile.mkdtemp(prefix="mpdoctor-probe-test-"))
     (session / "events").mkdir()
     full_env = {**probe_env(session, mp_log, extra_path), **(env or {})}
-    code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
-    run = ProbedRun(code, out, err, session, read_events(session))
+    pid, code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
+    run = ProbedRun(pid, code, out, err, session, read_events(session))
     _remove_tree(session)
     return run
 
@@ -186,8 +187,8 @@ def run_unprobed(
 ) -> ProbedRun:
     """The program without the probe (or with its directory on PYTHONPATH but no session)."""
     full_env = {**probe_env(None, extra_path=extra_path, probe_path=probe_path), **(env or {})}
-    code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
-    return ProbedRun(code, out, err, None)
+    pid, code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
+    return ProbedRun(pid, code, out, err, None)
 
 
 def _remove_tree(path: Path) -> None:

@@ -223,3 +223,107 @@ def test_with_pool_exit_terminates_busy_worker(python: Path, method: str) -> Non
     ]
     reaped = run.one("child-exit", main)
     assert (reaped["child"], reaped["exitcode"]) == (worker["child"], -15)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_pool_respawned_workers_keep_their_pool(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "pool_respawn.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"[0, 1, 2]\n"
+    main = run.main_pid
+    pool = run.one("pool", main)
+    workers = _started_children(run, main)
+    assert len(workers) >= 3  # one per task, replaced by the worker-handler thread
+    assert {(w["kind"], w["pool"]) for w in workers} == {("pool-worker", pool["pool"])}
+    assert workers[0]["site"] == _site("pool_respawn.py", "SITE: pool")
+    assert all(w["site"] is None for w in workers[1:])  # started from multiprocessing's thread
+    exits = {e["child"]: e["exitcode"] for e in run.of("child-exit", main)}
+    assert all(exits[w["child"]] in (0, -15) for w in workers)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_executor_broken_by_a_killed_worker(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "executor_broken.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"broken\n"
+    main = run.main_pid
+    pool = run.one("pool", main)
+    workers = {w["child"] for w in _started_children(run, main)}
+    [suicide] = [k for k in run.of("kill") if k["pid"] != main]
+    assert suicide["target"] == suicide["pid"] in workers and suicide["sig"] == 9
+    assert suicide["via"] == "user" and suicide["site"]["function"] == "die"
+    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [(pool["pool"], "broken")]
+    for kill in run.of("kill", main):  # the survivors are terminated by the executor
+        assert kill["via"] == "executor-shutdown" and kill["target"] in workers
+    exits = {e["child"]: e["exitcode"] for e in run.of("child-exit", main)}
+    assert exits[suicide["pid"]] == -9
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_pool_left_open_is_ended_at_exit(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "pool_left_open.py", method)
+    assert run.returncode == 0, run.text()
+    main = run.main_pid
+    pool = run.one("pool", main)
+    # idle workers may exit on their own before multiprocessing's exit handler signals them
+    kills = run.of("kill", main)
+    assert all(k["via"] == "pool-terminate" and k["site"] is None for k in kills)
+    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [(pool["pool"], "exit")]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_manager_server(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "manager_list.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"[1, 2, 3]\n"
+    main = run.main_pid
+    [server] = _started_children(run, main)
+    assert server["kind"] == "manager" and server["pool"] is None
+    assert server["site"] == _site("manager_list.py", "SITE: manager")
+    assert run.one("bootstrap", server["child"])["parent_pid"] == main
+    reaped = run.one("child-exit", main)
+    assert reaped["child"] == server["child"]
+    for kill in run.of("kill", main):
+        assert kill["via"] == "manager-shutdown"
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_plain_fork_and_exec(python: Path) -> None:
+    run = run_probed(python, PROGRAMS / "fork_exec.py")
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"exec image\nparent done\n"
+    main = run.main_pid
+    [child] = {e["pid"] for e in run.of("start") if e["pid"] != main}
+    starts = run.of("start", child)
+    assert [(s["forked"], s["argv"][0]) for s in starts] == [
+        (True, str(PROGRAMS / "fork_exec.py")),
+        (False, "-c"),
+    ]
+    assert starts[0]["threads"] == 2
+    assert starts[0]["_file"] == starts[1]["_file"]  # same process: same pid and start ticks
+    assert starts[1]["ppid"] == main
+    [exec_event] = run.of("exec", child)
+    assert exec_event["path"] == str(python)
+    assert exec_event["argv"][1:] == ["-c", "print('exec image')"]
+    kinds = [e["e"] for e in run.events if e["pid"] == child]
+    assert kinds == ["start", "exec", "start"]
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_probe_started_after_multiprocessing_was_imported(python: Path, tmp_path: Path) -> None:
+    session = tmp_path / "session"
+    (session / "events").mkdir(parents=True)
+    from probe_support import PROBE_ROOT, read_events, run_unprobed
+
+    run = run_unprobed(python, PROGRAMS / "late_start.py", str(session), str(PROBE_ROOT))
+    assert run.returncode == 0, run.text()
+    assert run.stdout == b"[0, 1, 4]\n"
+    events = [e for e in read_events(session) if e["pid"] == run.pid]
+    kinds = [e["e"] for e in events]
+    assert kinds[:2] == ["start", "mp"] and "pool" in kinds and "child-start" in kinds
+    [pool] = [e for e in events if e["e"] == "pool"]
+    assert pool["site"] == _site("late_start.py", "SITE: pool")

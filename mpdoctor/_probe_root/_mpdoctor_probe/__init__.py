@@ -2,21 +2,24 @@
 
 Started by the `sitecustomize` beside this package when MPDOCTOR_SESSION is set. Standard
 library only, no threads, never writes to stdout, never raises into the program (any error of
-its own disables it in that process).
+its own disables it in that process: `on` becomes False).
 
-At start it opens the event file and writes `start` (_events), and registers three cheap entry
-points that live here because each extra module costs about 0.1 ms to import:
-* a fork hook: a forked child gets its own event file;
-* an audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
-  `_audit`;
-* a sys.meta_path finder: one set lookup per import; the few watched standard-library modules
-  go to `_imports`, which runs the multiprocessing hooks (`_mp`) after they are executed.
+This module is what every probed process loads (each extra module costs about 0.1 ms, and the
+whole probe is allowed 1 ms): the event log and three cheap entry points.
+
+* Event log: `SESSION/events/<pid>-<ticks>.jsonl`, one line per event, each written with a
+  single os.write to an O_APPEND descriptor, so a SIGKILL never leaves half an event. JSON is
+  encoded by hand: importing `json` pulls in `re`, which alone costs more than the budget.
+* Fork hook: a forked child closes the parent's descriptor and opens its own file.
+* Audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
+  `_audit`.
+* sys.meta_path finder: one set lookup per import; the few watched standard-library modules go
+  to `_imports`, which runs the multiprocessing hooks (`_mp`) once they are executed.
 """
 
 import os
 import sys
-
-from . import _events
+import time
 
 # Modules whose import the probe hooks (`_imports.watch` adds traceback in multiprocessing
 # children).
@@ -31,18 +34,32 @@ WATCHED = {
 _AUDITED = frozenset(("os.kill", "os.killpg", "os.exec"))
 
 _started = False
+on = False  # the probe is active in this process
+pid = 0
+_fd = -1
+_ident = None  # (st_dev, st_ino) of our file: never write into a descriptor the program reused
+_dir = None
+_threads_at_fork = None  # threads alive in the parent when it forked (read by the child)
+
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+# str.translate table: JSON escapes for control characters, quote and backslash.
+_ESC = {i: "\\u%04x" % i for i in range(32)}
+_ESC.update({9: "\\t", 10: "\\n", 13: "\\r", 34: '\\"'})
+_ESC[92] = "\\\\"
 
 
 def start() -> None:
+    """Start recording in this process if MPDOCTOR_SESSION is set (sitecustomize calls this)."""
     global _started
     session = os.environ.get("MPDOCTOR_SESSION")
     if _started or not session or sys.version_info < (3, 8):
         return
     _started = True
-    if not _events.start(session, forked=False):
+    if not _open_session(session):
         return
     try:
-        os.register_at_fork(before=_events.before_fork, after_in_child=_events.after_fork_child)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
         sys.addaudithook(_audit_hook)
         sys.meta_path.insert(0, Finder())
         if not WATCHED.isdisjoint(sys.modules):
@@ -50,13 +67,13 @@ def start() -> None:
 
             _imports.hook_imported()  # started late: multiprocessing is already there
     except Exception:
-        _events.disable()
+        disable()
 
 
 def _audit_hook(event, args, _audited=_AUDITED):
     if event not in _audited:
         return
-    if _events.on:
+    if on:
         from . import _audit
 
         _audit.record(event, args)
@@ -66,7 +83,7 @@ class Finder:
     """sys.meta_path entry: hooks the watched modules, finds nothing itself."""
 
     def find_spec(self, name, path=None, target=None, _watched=WATCHED):
-        if name not in _watched or not _events.on:
+        if name not in _watched or not on:
             return None
         from . import _imports
 
@@ -74,3 +91,145 @@ class Finder:
 
     def invalidate_caches(self):
         pass
+
+
+# The event log
+
+
+def encode(value) -> str:
+    """JSON text of plain data (dict, list, tuple, str, int, float, bool, None)."""
+    t = type(value)
+    if t is str:
+        return '"' + value.translate(_ESC) + '"'
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if t is int:
+        return int.__repr__(value)
+    if t is dict:
+        return "{" + ",".join(encode(str(k)) + ":" + encode(v) for k, v in value.items()) + "}"
+    if t is list or t is tuple:
+        return "[" + ",".join([encode(v) for v in value]) + "]"
+    if t is float:
+        return repr(value) if value - value == 0 else "null"  # inf and nan are not JSON
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return encode(str.__str__(value))
+    return encode("<%s>" % t.__name__)
+
+
+def _open_session(session: str) -> bool:
+    """Open this process's file under `session` and write `start`; False (disabled) on error."""
+    global _dir
+    try:
+        _dir = os.path.join(session, "events")
+        return _open(False)
+    except Exception:
+        disable()
+        return False
+
+
+def _ticks():
+    """Start time in clock ticks since boot (field 22 of /proc/self/stat), None off Linux."""
+    try:
+        fd = os.open("/proc/self/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return int(data[data.rindex(b")") + 2 :].split()[19])
+
+
+def _open(forked: bool) -> bool:
+    global on, pid, _fd, _ident
+    pid = os.getpid()
+    ticks = _ticks()
+    tag = str(ticks) if ticks is not None else "x" + os.urandom(6).hex()
+    fd = os.open(os.path.join(_dir, "%d-%s.jsonl" % (pid, tag)), _FLAGS, 0o600)
+    st = os.fstat(fd)
+    _fd, _ident, on = fd, (st.st_dev, st.st_ino), True
+    fields = {
+        "ppid": os.getppid(),
+        "ticks": ticks,
+        "argv": list(getattr(sys, "argv", ())),
+        "exe": sys.executable,
+        "py": "%d.%d.%d" % sys.version_info[:3],
+        "forked": forked,
+    }
+    if forked:
+        fields["threads"] = _threads_at_fork
+    emit("start", fields)
+    return on
+
+
+def emit(kind: str, fields: dict) -> None:
+    """Append one event; never raises (an error disables the probe)."""
+    if not on:
+        return
+    try:
+        event = {"e": kind, "t": time.time(), "pid": pid}
+        event.update(fields)
+        # backslashreplace turns a lone surrogate (undecodable argv, path) into a JSON \\udcXX.
+        data = (encode(event) + "\n").encode("utf-8", "backslashreplace")
+        st = os.fstat(_fd)
+        if (st.st_dev, st.st_ino) != _ident:
+            _lost()  # the program closed our fd and reused the number: not ours any more
+            return
+        while data:
+            data = data[os.write(_fd, data) :]
+    except Exception:
+        disable()
+
+
+def _lost() -> None:
+    global on, _fd
+    on, _fd = False, -1
+
+
+def disable() -> None:
+    """Stop recording in this process, closing our descriptor if it is still ours."""
+    global on, _fd
+    on = False
+    fd, _fd = _fd, -1
+    if fd < 0:
+        return
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == _ident:
+            os.close(fd)
+    except Exception:
+        pass
+
+
+def _before_fork() -> None:
+    """os.register_at_fork(before=...): count threads, for the child's `start` event."""
+    global _threads_at_fork
+    threading = sys.modules.get("threading")
+    try:
+        _threads_at_fork = (
+            len(threading._active) + len(threading._limbo) if threading is not None else 1
+        )
+    except Exception:
+        _threads_at_fork = None
+
+
+def _after_fork_child() -> None:
+    """os.register_at_fork(after_in_child=...): the child gets its own file and `start`."""
+    global _fd
+    if not on:
+        return
+    try:
+        fd, _fd = _fd, -1
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == _ident:
+            os.close(fd)  # the parent's file: a child never writes into it
+        _open(True)
+    except Exception:
+        disable()

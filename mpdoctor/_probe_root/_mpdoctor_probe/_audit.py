@@ -5,14 +5,14 @@
 import os
 import sys
 
-from . import _events
+import _mpdoctor_probe as probe
 
 
 def record(event: str, args: tuple) -> None:
     try:
         if event == "os.exec":
             path, argv = args[0], args[1]
-            _events.emit("exec", {"path": _text(path), "argv": [_text(a) for a in argv]})
+            probe.emit("exec", {"path": _text(path), "argv": [_text(a) for a in argv]})
             return
         target, sig = args[0], args[1]
         if not sig:
@@ -24,13 +24,13 @@ def record(event: str, args: tuple) -> None:
         fields = {"target": int(target), "sig": int(sig), "via": via, "site": site}
         if event == "os.killpg":
             fields["group"] = True
-        _events.emit("kill", fields)
+        probe.emit("kill", fields)
         if pool_list is not None:
             from . import _pools
 
             _pools.terminated_by_list(pool_list, exiting)
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def _text(value) -> str:

@@ -19,7 +19,9 @@
 import sys
 from _weakrefset import WeakSet
 
-from . import _events, _role, _stack
+import _mpdoctor_probe as probe
+
+from . import _role, _stack
 
 _process = None  # the multiprocessing.process module
 _popens = {}  # id(process) -> its Popen while in _children (close() drops p._popen first)
@@ -32,20 +34,20 @@ class ChildSet(set):
 
     def add(self, process):
         set.add(self, process)
-        if _events.on:
+        if probe.on:
             _started(process, sys._getframe(1))
 
     def discard(self, process):
         if process in self:
             set.discard(self, process)
-            if _events.on:
+            if probe.on:
                 _reaped(process)
 
 
 class DanglingSet(WeakSet):
     def add(self, item):
         WeakSet.add(self, item)
-        if _events.on:
+        if probe.on:
             _note_target(item)
 
 
@@ -85,9 +87,9 @@ _TOKEN = _Token()
 
 def _bootstrapped(_token) -> None:
     global _bootstrapped_pid
-    if not _events.on or _process is None or _bootstrapped_pid == _events.pid:
+    if not probe.on or _process is None or _bootstrapped_pid == probe.pid:
         return
-    _bootstrapped_pid = _events.pid
+    _bootstrapped_pid = probe.pid
     try:
         _process._children = ChildSet()
         _popens.clear()
@@ -97,7 +99,7 @@ def _bootstrapped(_token) -> None:
         if method is None:
             context = sys.modules["multiprocessing.context"]._default_context
             method = context.get_start_method(allow_none=True)
-        _events.emit(
+        probe.emit(
             "bootstrap",
             {
                 "name": me.name,
@@ -110,7 +112,7 @@ def _bootstrapped(_token) -> None:
 
         _failures.arm_exception_capture(_process)
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def _note_target(process) -> None:
@@ -119,7 +121,7 @@ def _note_target(process) -> None:
             _targets.clear()  # processes created and never started: forget them
         _targets[id(process)] = _target_name(process)
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def _target_name(process) -> "str | None":
@@ -144,7 +146,7 @@ def _started(process, start_frame) -> None:
         popen = process._popen
         _popens[id(process)] = popen
         kind, pool, site = _start_context(process, start_frame.f_back)
-        _events.emit(
+        probe.emit(
             "child-start",
             {
                 "child": popen.pid,
@@ -158,7 +160,7 @@ def _started(process, start_frame) -> None:
             },
         )
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def _reaped(process) -> None:
@@ -167,9 +169,9 @@ def _reaped(process) -> None:
         code = getattr(popen, "returncode", None)
         if code is None:
             return
-        _events.emit("child-exit", {"child": popen.pid, "exitcode": code, "name": process.name})
+        probe.emit("child-exit", {"child": popen.pid, "exitcode": code, "name": process.name})
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def _start_context(process, frame) -> tuple:

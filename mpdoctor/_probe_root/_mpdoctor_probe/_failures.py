@@ -11,7 +11,7 @@
 
 import sys
 
-from . import _events
+import _mpdoctor_probe as probe
 
 _bootstrap_code = None
 
@@ -43,7 +43,7 @@ def patch_print_exc(traceback) -> None:
 
 
 def _record_exception(traceback) -> None:
-    if not _events.on:
+    if not probe.on:
         return
     try:
         etype, value, tb = sys.exc_info()
@@ -51,7 +51,7 @@ def _record_exception(traceback) -> None:
             message = str(value)
         except Exception:
             message = "<unprintable %s object>" % etype.__name__
-        _events.emit(
+        probe.emit(
             "exception",
             {
                 "type": etype.__qualname__,
@@ -65,7 +65,7 @@ def _record_exception(traceback) -> None:
             },
         )
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def watch_tracker_warnings() -> None:
@@ -82,10 +82,10 @@ def watch_tracker_warnings() -> None:
 
 
 def _record_warning(message, category, filename, lineno) -> None:
-    if not _events.on:
+    if not probe.on:
         return
     try:
-        _events.emit(
+        probe.emit(
             "warning",
             {
                 "category": getattr(category, "__name__", str(category)),
@@ -95,4 +95,4 @@ def _record_warning(message, category, filename, lineno) -> None:
             },
         )
     except Exception:
-        _events.disable()
+        probe.disable()

@@ -14,7 +14,8 @@ while such a module executes shows exactly the traceback it shows without the pr
 import os
 import sys
 
-from . import WATCHED, _events
+import _mpdoctor_probe as probe
+from _mpdoctor_probe import WATCHED
 
 # Order in which already-imported modules are hooked when the probe starts late.
 _ORDER = (
@@ -78,14 +79,14 @@ _exec_then_hook.__code__ = _exec_then_hook.__code__.replace(
 
 def run_hook(name: str, module) -> None:
     """Run the probe's hook for a freshly imported watched module (never raises)."""
-    if not _events.on:
+    if not probe.on:
         return
     try:
         from . import _mp
 
         _mp.on_import(name, module)
     except Exception:
-        _events.disable()
+        probe.disable()
 
 
 def watch(name: str) -> None:

@@ -1,6 +1,8 @@
 """What the probe does when each watched module has just been imported."""
 
-from . import _events, _role
+import _mpdoctor_probe as probe
+
+from . import _role
 
 
 def on_import(name: str, module) -> None:
@@ -18,7 +20,7 @@ def on_import(name: str, module) -> None:
     elif name == "multiprocessing.pool":
         from . import _pools
 
-        _pools.watch_pool_class(module.Pool)
+        _pools.watch_pool_class(module)
     elif name == "concurrent.futures.process":
         from . import _pools
 
@@ -36,7 +38,7 @@ def on_import(name: str, module) -> None:
 
 def _mp_event(mp) -> None:
     context = mp.context._default_context  # DefaultContext; never fix the method from here
-    _events.emit(
+    probe.emit(
         "mp",
         {
             "method": context.get_start_method(allow_none=True),

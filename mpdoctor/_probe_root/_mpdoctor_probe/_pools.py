@@ -11,14 +11,16 @@ the probe:
   the executor's flag is set by shutdown(), by its manager thread when the pool breaks, and
   at interpreter exit. The same statements exist in 3.8 through 3.13.
 * A Pool that is garbage-collected or still open at exit is ended by its `util.Finalize`
-  running `_terminate_pool`, which the kill audit sees (`terminated_by_list`).
+  running `_terminate_pool`: the kill audit sees its first SIGTERM (`terminated_by_list`), and
+  `Finalize._callback` (same descriptor) is cleared right after the callback ran, when workers
+  that exited on their own needed no signal. How: exit (multiprocessing's exit handler) or gc.
 """
 
 import itertools
 import sys
 import weakref
 
-from . import _events
+import _mpdoctor_probe as probe
 
 _ids = itertools.count(1)
 _by_owner = {}  # id(pool or executor) -> _Entry
@@ -48,7 +50,7 @@ def pool_id(kind, owner, workers, child, site) -> "str | None":
 def _register(kind, owner, child, site) -> _Entry:
     if len(_by_owner) > 1000:
         _forget_dead()
-    entry = _Entry(owner, "%d:%d" % (_events.pid, next(_ids)))
+    entry = _Entry(owner, "%d:%d" % (probe.pid, next(_ids)))
     _by_owner[id(owner)] = entry
     if kind == "pool-worker":
         _by_workers[id(owner._pool)] = entry
@@ -57,7 +59,7 @@ def _register(kind, owner, child, site) -> _Entry:
     else:
         size = owner._max_workers
         pool_kind = "ProcessPoolExecutor"
-    _events.emit(
+    probe.emit(
         "pool",
         {
             "pool": entry.pool,
@@ -83,7 +85,7 @@ def _forget_dead() -> None:
 def _ended(entry, how) -> None:
     if how not in entry.ended:
         entry.ended.add(how)
-        _events.emit("pool-end", {"pool": entry.pool, "how": how})
+        probe.emit("pool-end", {"pool": entry.pool, "how": how})
 
 
 def _entry_of(owner) -> "_Entry | None":
@@ -91,14 +93,14 @@ def _entry_of(owner) -> "_Entry | None":
     return entry if entry is not None and entry.ref() is owner else None
 
 
-def _on_pool_state(pool, value) -> None:
+def _on_pool_state(pool, value, old) -> None:
     if value == "CLOSE" or value == "TERMINATE":
         entry = _entry_of(pool)
         if entry is not None:
             _ended(entry, value.lower())
 
 
-def _on_executor_flag(executor, value) -> None:
+def _on_executor_flag(executor, value, old) -> None:
     if value is not True:
         return
     entry = _entry_of(executor)
@@ -115,12 +117,24 @@ def _on_executor_flag(executor, value) -> None:
     _ended(entry, how)
 
 
+_terminate_pool = None  # Pool._terminate_pool's function
+
+
+def _on_finalizer_callback(finalizer, value, old) -> None:
+    """Finalize clears _callback after calling it: a Pool's _terminate_pool has just run."""
+    if value is None and getattr(old, "__func__", None) is _terminate_pool:
+        args = finalizer.__dict__.get("_args") or ()
+        util = sys.modules["multiprocessing.util"]
+        if len(args) > 3:
+            terminated_by_list(args[3], util._exiting)
+
+
 def terminated_by_list(workers, exiting) -> None:
-    """A Pool's _terminate_pool is killing workers: the end of a pool never terminate()d."""
+    """A Pool's _terminate_pool is ending the pool: the end of a pool never terminate()d."""
     entry = _by_workers.get(id(workers))
     if entry is not None and "terminate" not in entry.ended:
         entry.ended.add("terminate")
-        _events.emit("pool-end", {"pool": entry.pool, "how": "exit" if exiting else "gc"})
+        probe.emit("pool-end", {"pool": entry.pool, "how": "exit" if exiting else "gc"})
 
 
 class _Watch:
@@ -133,12 +147,14 @@ class _Watch:
         self.callback = callback
 
     def __set__(self, obj, value):
-        obj.__dict__[self.name] = value
-        if _events.on:
+        values = obj.__dict__
+        old = values.get(self.name)
+        values[self.name] = value
+        if probe.on:
             try:
-                self.callback(obj, value)
+                self.callback(obj, value, old)
             except Exception:
-                _events.disable()
+                probe.disable()
 
     def __delete__(self, obj):
         try:
@@ -147,9 +163,16 @@ class _Watch:
             raise AttributeError(self.name) from None
 
 
-def watch_pool_class(cls) -> None:
+def watch_pool_class(pool_module) -> None:
+    """Hook multiprocessing.pool (just imported)."""
+    global _terminate_pool
+    cls = pool_module.Pool
     if "_state" not in cls.__dict__:
         cls._state = _Watch("_state", _on_pool_state)
+    _terminate_pool = cls._terminate_pool.__func__
+    finalize = pool_module.util.Finalize
+    if "_callback" not in finalize.__dict__:
+        finalize._callback = _Watch("_callback", _on_finalizer_callback)
 
 
 def watch_executor_class(cls) -> None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from mpdoctor.diagnose.evidence import Evidence, WarningEvidence
-from mpdoctor.diagnose.family import label, process_at
+from mpdoctor.diagnose.family import describe, process_at
 from mpdoctor.diagnose.wording import plural
 from mpdoctor.model import Finding, Hint
 
@@ -101,7 +101,7 @@ def _kind(kind: str, count: int) -> str:
 
 def _finding(report: _Report, evidence: Evidence) -> Finding:
     proc = process_at(evidence, report.pid, report.t_s)
-    who = label(proc) if proc is not None and proc.name else f"pid {report.pid}"
+    who = describe(proc, evidence) if proc is not None else f"pid {report.pid}"
     lines = []
     for kind, count, names in report.leaks:
         shown = ", ".join(names[:_NAMES_SHOWN])
@@ -111,8 +111,8 @@ def _finding(report: _Report, evidence: Evidence) -> Finding:
     if report.leaks:
         what = " and ".join(_kind(kind, count) for kind, count, _ in report.leaks)
         message = (
-            f"The resource tracker ({who}) found {what} still registered at shutdown: the "
-            f"processes that created them never unlinked them, so the tracker did."
+            f"The resource tracker (pid {report.pid}) found {what} still registered at "
+            "shutdown: the processes that created them never unlinked them, so the tracker did."
         )
         if report.failures:
             message += " Some were already gone (unlinked by another process that attached)."
@@ -120,8 +120,9 @@ def _finding(report: _Report, evidence: Evidence) -> Finding:
         certainty = "proven"
     else:
         message = (
-            f"{who} found its resource tracker dead and started a new one: semaphores and "
-            "shared memory registered with the dead tracker are cleaned up by nobody."
+            f"{who[0].upper()}{who[1:]} found its resource tracker dead and started a new one: "
+            "semaphores and shared memory registered with the dead tracker are cleaned up by "
+            "nobody."
         )
         title = "resource tracker died"
         certainty = "suspected"

@@ -85,5 +85,5 @@ def _line(proc: ProcessEvidence, evidence: Evidence) -> str:
     cmdline = " ".join(redact_cmdline(proc.cmdline)) or "?"
     if len(cmdline) > _CMDLINE_CHARS:
         cmdline = cmdline[: _CMDLINE_CHARS - 3] + "..."
-    fate = ", ended by mpdoctor" if proc.ended_by_mpdoctor else ""
-    return f"{classify(proc, evidence)} {label(proc)}, state {proc.state}{fate}: {cmdline}"
+    fate = "ended by mpdoctor" if proc.ended_by_mpdoctor else f"left running ({proc.state})"
+    return f"{classify(proc, evidence)} {label(proc)}, {fate}: {cmdline}"

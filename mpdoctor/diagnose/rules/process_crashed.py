@@ -13,7 +13,7 @@ from __future__ import annotations
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.exits import Death, death_of, describe, is_deliberate, sender_unknowable
 from mpdoctor.diagnose.family import label, parent_of, short_label
-from mpdoctor.diagnose.roles import classify
+from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
 from mpdoctor.model import Finding, Hint
@@ -42,13 +42,14 @@ _CRASH_SIGNALS = {4, 6, 7, 8, 9, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGKILL SIG
 
 def check(evidence: Evidence) -> list[Finding]:
     findings = []
+    roles = classify_all(evidence)
     for proc in evidence.processes.values():
         if proc.key == evidence.main:
             continue
         death = death_of(proc)
         if death is None or is_deliberate(proc, death):
             continue
-        role = classify(proc, evidence)
+        role = roles[proc.key]
         if role in _WORKERS or not _reportable(role, death):
             continue
         findings.append(_finding(proc, death, role, evidence))
@@ -105,4 +106,4 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
 def _short_how(how: str) -> str:
     """For titles: "was killed by SIGKILL, possibly by the OOM killer" -> "killed by SIGKILL"."""
     how = how.removeprefix("was ")
-    return how.split(",", 1)[0].split(" sent by ", 1)[0]
+    return how.split(",", 1)[0].split(" sent by ", 1)[0].split(" it sent itself", 1)[0]

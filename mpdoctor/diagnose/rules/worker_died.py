@@ -13,9 +13,9 @@ own terminate is then the likely sender).
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence
-from mpdoctor.diagnose.exits import Death, death_of, describe, is_deliberate
+from mpdoctor.diagnose.exits import Death, death_of, describe, died_at, is_deliberate
 from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label
-from mpdoctor.diagnose.roles import classify
+from mpdoctor.diagnose.roles import classify, classify_all
 from mpdoctor.diagnose.signals import SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type
 from mpdoctor.diagnose.wording import location, plural, where
@@ -42,8 +42,9 @@ _NAMES_SHOWN = 5
 
 def check(evidence: Evidence) -> list[Finding]:
     groups: dict[tuple, list[tuple[ProcessEvidence, Death]]] = {}
-    for proc in sorted(evidence.processes.values(), key=_died_at):
-        if proc.key == evidence.main or classify(proc, evidence) not in _WORKERS:
+    roles = classify_all(evidence)
+    for proc in sorted(evidence.processes.values(), key=_by_end):
+        if proc.key == evidence.main or roles[proc.key] not in _WORKERS:
             continue
         death = death_of(proc)
         if death is None or is_deliberate(proc, death):
@@ -51,7 +52,7 @@ def check(evidence: Evidence) -> list[Finding]:
         pool = pool_of(proc, evidence)
         if pool is None and death.signal == SIGTERM and not proc.kills:
             continue
-        if pool is not None and not _open_at(pool, proc.ended_s):
+        if pool is not None and not _open_at(pool, died_at(proc, death)):
             continue
         owner = pool.pool_id if pool else _owner_key(proc, evidence)
         cause = (death, proc.exception.type if proc.exception else None)
@@ -59,12 +60,13 @@ def check(evidence: Evidence) -> list[Finding]:
     return [_finding(deaths, evidence) for deaths in groups.values()]
 
 
-def _died_at(proc: ProcessEvidence) -> tuple[float, int]:
+def _by_end(proc: ProcessEvidence) -> tuple[float, int]:
     return (proc.ended_s if proc.ended_s is not None else float("inf"), proc.key.pid)
 
 
 def _open_at(pool: PoolEvidence, died_s: float | None) -> bool:
-    if pool.ended_s is None:
+    # An executor that "ended" by breaking broke because of a death: that is the finding.
+    if pool.ended_s is None or pool.ended_how == "broken":
         return True
     return died_s is not None and died_s < pool.ended_s
 
@@ -94,7 +96,8 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     if pool is not None:
         size = f", {pool.size} workers" if pool.size else ""
         method = f", {pool.start_method}" if pool.start_method else ""
-        lines.append(f"pool {pool.pool_id}: {pool.kind}{size}{method}, still open at the death")
+        state = "broken by it" if pool.ended_how == "broken" else "still open at the death"
+        lines.append(f"pool {pool.pool_id}: {pool.kind}{size}{method}, {state}")
     locations = []
     if pool is not None and pool.site is not None:
         locations.append(location("created", pool.site, pool.owner_pid))

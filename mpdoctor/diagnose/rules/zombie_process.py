@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.exits import death_of, describe
+from mpdoctor.diagnose.family import describe as describe_process
 from mpdoctor.diagnose.family import label, parent_of, short_label
 from mpdoctor.diagnose.roles import classify
 from mpdoctor.diagnose.wording import location, seconds
@@ -53,8 +54,8 @@ def _finding(proc: ProcessEvidence, parent: ProcessEvidence, evidence: Evidence)
     since = proc.zombie_since_s or 0.0
     until = proc.zombie_until_s or since
     message = (
-        f"{label(proc)} exited but stayed a zombie for at least {seconds(lasted)}: its parent "
-        f"{classify(parent, evidence)} {label(parent)} did not wait for it."
+        f"{label(proc)} exited but stayed a zombie for at least {seconds(lasted)}: its parent, "
+        f"{_parent_text(parent, evidence)}, did not wait for it."
     )
     lines = [f"state Z (zombie) from {seconds(since)} to {seconds(until)}"]
     death = death_of(proc)
@@ -76,3 +77,9 @@ def _finding(proc: ProcessEvidence, parent: ProcessEvidence, evidence: Evidence)
         evidence=lines,
         hint=HINT,
     )
+
+
+def _parent_text(parent: ProcessEvidence, evidence: Evidence) -> str:
+    if parent.key == evidence.main:
+        return describe_process(parent, evidence)
+    return f"{classify(parent, evidence)} {label(parent)}"

@@ -1,0 +1,184 @@
+"""The CLI's contract: bad input is one `mpdoctor:` line and a documented code, never a
+traceback; output reads well on a terminal and in a CI log; saved reports render again."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from conftest import ROOT, run_mpdoctor
+
+from mpdoctor import __version__
+
+SAMPLE = ROOT / "samples" / "process_crashed_exit_code.py"
+ANSI = b"\x1b["
+
+
+def _one_mpdoctor_line(stderr: bytes) -> str:
+    text = stderr.decode()
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert lines[0].startswith("mpdoctor: "), text
+    return lines[0]
+
+
+def test_version_and_python_dash_m():
+    result = run_mpdoctor(["--version"])
+    assert (result.returncode, result.stdout) == (0, f"mpdoctor {__version__}\n".encode())
+
+
+def test_help_documents_the_exit_codes():
+    result = run_mpdoctor(["run", "--help"])
+    assert result.returncode == 0
+    text = " ".join(result.stdout.decode().split())
+    for code in ("124", "125", "126/127", "2"):
+        assert code in text
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--bogus", "x.py"], "--bogus"),
+        (["run", "--mp-log", "loud", "x.py"], "--mp-log"),
+        (["run", "--color", "sometimes", "x.py"], "--color"),
+        (["run", "--timeout", "soon", "x.py"], "--timeout"),
+        (["run"], "missing program"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args, needle):
+    result = run_mpdoctor(args)
+    assert result.returncode == 2
+    assert needle in _one_mpdoctor_line(result.stderr)
+
+
+def test_python_that_is_not_an_interpreter(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho hello\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    for bad in (str(fake), str(tmp_path / "missing"), str(tmp_path)):
+        result = run_mpdoctor(["run", "--python", bad, str(SAMPLE)])
+        assert result.returncode == 2
+        assert "--python" in _one_mpdoctor_line(result.stderr)
+
+
+def test_unwritable_report_is_refused_before_the_program_runs(tmp_path):
+    marker = tmp_path / "ran"
+    script = tmp_path / "touch.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        cases = [tmp_path / "no-dir" / "r.json", tmp_path]
+        if os.geteuid() != 0:  # root may write anywhere
+            cases.append(locked / "r.json")
+        for report in cases:
+            result = run_mpdoctor(["run", "--report", str(report), str(script)])
+            assert result.returncode == 2
+            assert "--report" in _one_mpdoctor_line(result.stderr)
+            assert not marker.exists()
+    finally:
+        locked.chmod(0o700)
+
+
+def test_command_not_found_127_and_not_executable_126(tmp_path):
+    result = run_mpdoctor(["run", "--", "no-such-command-mpdoctor"])
+    assert result.returncode == 127
+    assert "no-such-command-mpdoctor" in _one_mpdoctor_line(result.stderr)
+    plain_file = tmp_path / "notexec.sh"
+    plain_file.write_text("echo hi\n")
+    result = run_mpdoctor(["run", "--", str(plain_file)])
+    assert result.returncode == 126
+    assert "notexec.sh" in _one_mpdoctor_line(result.stderr)
+
+
+def test_command_mode_probes_python_processes(tmp_path):
+    report = tmp_path / "r.json"
+    result = run_mpdoctor(
+        ["run", "--mp-log", "off", "--report", str(report), "--", "sh", "-c",
+         f"python {SAMPLE}; exit $?"]
+    )
+    assert result.returncode == 0  # the sample's own status, through the shell
+    data = json.loads(report.read_text())
+    assert [f["id"] for f in data["findings"]] == ["process-crashed"]
+    shell = data["processes"][0]  # the shell, shown with what /proc gives
+    assert (shell["role"], shell["name"], shell["probed"]) == ("main", "sh", False)
+    assert any(p["probed"] and p["role"] == "fork-child" for p in data["processes"])
+
+
+def test_ci_log_output_has_no_ansi_and_is_120_wide(tmp_path):
+    result = run_mpdoctor(["run", "--mp-log", "off", str(SAMPLE)])
+    assert ANSI not in result.stderr
+    lines = result.stderr.decode().splitlines()
+    rules = [line for line in lines if "mpdoctor" in line and line.startswith("─")]
+    assert len(rules) == 2 and all(len(line) == 120 for line in rules)
+    assert max(len(line) for line in lines) <= 120
+
+
+def test_columns_and_color_always_and_no_color(tmp_path):
+    narrow = run_mpdoctor(["run", "--mp-log", "off", str(SAMPLE)], env={"COLUMNS": "80"})
+    lines = narrow.stderr.decode().splitlines()
+    assert max(len(line) for line in lines if "https://" not in line) <= 80  # URLs stay whole
+    forced = run_mpdoctor(["run", "--mp-log", "off", "--color", "always", str(SAMPLE)])
+    assert ANSI in forced.stderr
+    env_forced = run_mpdoctor(["run", "--mp-log", "off", str(SAMPLE)], env={"FORCE_COLOR": "1"})
+    assert ANSI in env_forced.stderr
+    no_color = run_mpdoctor(
+        ["run", "--mp-log", "off", str(SAMPLE)], env={"NO_COLOR": "1", "FORCE_COLOR": "1"}
+    )
+    assert ANSI not in no_color.stderr
+
+
+def test_quiet_prints_nothing_without_findings_and_everything_with_them():
+    clean = run_mpdoctor(["run", "-q", "--mp-log", "off", str(ROOT / "samples" / "pool_map.py")])
+    assert clean.stderr == b""
+    faulty = run_mpdoctor(["run", "-q", "--mp-log", "off", str(SAMPLE)])
+    assert b"process-crashed" in faulty.stderr
+
+
+def test_saved_report_renders_as_run_rendered_it(tmp_path):
+    report = tmp_path / "r.json"
+    live = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), str(SAMPLE)])
+    again = run_mpdoctor(["report", str(report)])
+    assert again.returncode == 0
+    program_err = live.stderr[: live.stderr.index("─".encode())]
+    assert live.stderr[len(program_err):] == again.stderr
+    as_json = run_mpdoctor(["report", "--format", "json", str(report)])
+    assert json.loads(as_json.stdout) == json.loads(report.read_text())
+
+
+def test_report_of_a_bad_file_is_one_line(tmp_path):
+    garbage = tmp_path / "bad.json"
+    garbage.write_text("{not json")
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"schema_version": 99}))
+    for path in (garbage, wrong, tmp_path / "missing.json"):
+        result = run_mpdoctor(["report", str(path)])
+        assert result.returncode == 2
+        _one_mpdoctor_line(result.stderr)
+
+
+def test_mp_log_info_adds_only_multiprocessing_log_lines(tmp_path):
+    sample = ROOT / "samples" / "pool_map.py"
+    plain = run_mpdoctor(["run", "-q", "--mp-log", "off", str(sample)])
+    logged = run_mpdoctor(["run", "-q", "--mp-log", "info", str(sample)])
+    assert logged.stdout == plain.stdout
+    extra = logged.stderr.decode().splitlines()
+    assert extra and all(line.startswith("[INFO/") for line in extra), extra
+    assert len(extra) == len(set(extra)) or "process shutting down" in logged.stderr.decode()
+
+
+@pytest.mark.parametrize("version", ["2.7.18", "3.6.15", "3.7.16"])
+def test_old_interpreters_run_untouched(tmp_path, version):
+    python = f"/root/.pyenv/versions/{version}/bin/python"
+    if not os.path.exists(python):
+        pytest.skip(f"no Python {version} here")
+    script = tmp_path / "old.py"
+    script.write_text("import sys\nsys.stdout.write('ok\\n')\nsys.stderr.write('err\\n')\n")
+    result = run_mpdoctor(["run", "-q", "--mp-log", "info", "--python", python, str(script)])
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"ok\n", b"err\n")
+
