@@ -12,7 +12,8 @@ from mpdoctor.diagnose.family import describe as describe_process
 from mpdoctor.diagnose.family import parent_of, process_at
 from mpdoctor.diagnose.signals import SIGINT, SIGKILL, SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import short_type
-from mpdoctor.diagnose.wording import human_bytes, plural, seconds, where
+from mpdoctor.diagnose.wording import human_bytes, location, plural, seconds, where
+from mpdoctor.model import Location
 
 # Kills the program meant: a Pool's terminate() (its `with` block), an executor's shutdown of a
 # broken pool, Process.terminate()/kill() (also multiprocessing's own atexit for daemons).
@@ -60,6 +61,14 @@ def killer_of(proc: ProcessEvidence, death: Death) -> KillEvidence | None:
         if k.signal == death.signal and k.target_pid == proc.key.pid and started <= k.t_s <= ended
     ]
     return max(matching, key=lambda k: k.t_s, default=None)
+
+
+def kill_location(proc: ProcessEvidence, death: Death) -> Location | None:
+    """The user's line that sent the fatal signal, when a probed process sent it."""
+    kill = killer_of(proc, death)
+    if kill is None or kill.site is None:
+        return None
+    return location("killed", kill.site, kill.sender_pid)
 
 
 def is_deliberate(proc: ProcessEvidence, death: Death) -> bool:

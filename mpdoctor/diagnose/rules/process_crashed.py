@@ -11,7 +11,14 @@ not start (`subprocess.run(["grep", ...])` returns 1 to a caller that checks it)
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
-from mpdoctor.diagnose.exits import Death, death_of, describe, is_deliberate, sender_unknowable
+from mpdoctor.diagnose.exits import (
+    Death,
+    death_of,
+    describe,
+    is_deliberate,
+    kill_location,
+    sender_unknowable,
+)
 from mpdoctor.diagnose.family import label, parent_of, short_label
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
@@ -86,6 +93,9 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
     if proc.start_site is not None:
         parent = parent_of(proc, evidence)
         locations.append(location("started", proc.start_site, parent.key.pid if parent else None))
+    killed = kill_location(proc, death)
+    if killed is not None:
+        locations.append(killed)
     lines.insert(0, f"role: {role}")
     weak = sender_unknowable(proc, death, evidence)
     if weak:

@@ -13,7 +13,14 @@ own terminate is then the likely sender).
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence
-from mpdoctor.diagnose.exits import Death, death_of, describe, died_at, is_deliberate
+from mpdoctor.diagnose.exits import (
+    Death,
+    death_of,
+    describe,
+    died_at,
+    is_deliberate,
+    kill_location,
+)
 from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label
 from mpdoctor.diagnose.roles import classify, classify_all
 from mpdoctor.diagnose.signals import SIGTERM, signal_name
@@ -104,6 +111,9 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     elif first.start_site is not None:
         parent = parent_of(first, evidence)
         locations.append(location("started", first.start_site, parent.key.pid if parent else None))
+    killed = kill_location(first, death)
+    if killed is not None:
+        locations.append(killed)
     short = short_label(first)
     subject = short if len(deaths) == 1 else plural(len(deaths), f"{kind} worker")
     known = pool is not None
