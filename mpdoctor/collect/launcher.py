@@ -54,6 +54,9 @@ class Target:
 class Interpreter:
     path: str  # as resolved on PATH or given with --python
     version: str | None  # "3.11.7"; None when not asked (the probe reports it cheaper)
+    # argv[0] as a shell would pass it ("python", or the --python text): Python prints it in
+    # its own errors ("python: can't open file ...") and derives sys.executable from it.
+    argv0: str | None = None
 
 
 def default_interpreter() -> Interpreter:
@@ -61,7 +64,7 @@ def default_interpreter() -> Interpreter:
     for name in ("python", "python3"):
         found = shutil.which(name)
         if found:
-            return Interpreter(found, None)
+            return Interpreter(found, None, name)
     raise UsageError("no `python` or `python3` on PATH", hint="name one with --python PATH")
 
 
@@ -87,7 +90,7 @@ def check_interpreter(path: str) -> Interpreter:
     version = out.stdout.decode(errors="replace").strip()
     if out.returncode != 0 or not _VERSION.match(version):
         raise UsageError(f"--python {path}: not a Python interpreter")
-    return Interpreter(resolved, version)
+    return Interpreter(resolved, version, path)
 
 
 def resolve_command(name: str) -> str:
@@ -109,15 +112,18 @@ def resolve_command(name: str) -> str:
     raise CommandNotFound(f"'{name}': No such file or directory")
 
 
-def build_argv(target: Target, interpreter: str | None) -> tuple[str, list[str]]:
-    """(executable path, argv) to spawn for `target`."""
+def build_argv(
+    target: Target, interpreter: str | None, argv0: str | None = None
+) -> tuple[str, list[str]]:
+    """(executable path, argv) to spawn for `target`; argv[0] is `argv0` if given."""
     if target.kind == "command":
         return resolve_command(target.argv[0]), list(target.argv)
     if interpreter is None:
         raise ValueError("a script or module target needs an interpreter")
+    first = argv0 or interpreter
     if target.kind == "script":
-        return interpreter, [interpreter, *target.argv]
-    return interpreter, [interpreter, "-m", *target.argv]
+        return interpreter, [first, *target.argv]
+    return interpreter, [first, "-m", *target.argv]
 
 
 def probe_blocker(argv: Sequence[str]) -> str | None:

@@ -124,7 +124,9 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
     on return (call `restore_signals()` to go on normally, or exit)."""
     options = options or RunOptions()
     interp = resolve_interpreter(target, options)
-    path, argv = build_argv(target, interp.path if interp else None)
+    path, argv = build_argv(
+        target, interp.path if interp else None, interp.argv0 if interp else None
+    )
     notes: list[str] = []
     if target.kind == "command":
         blocker = probe_blocker(argv)
@@ -187,8 +189,9 @@ class _Monitor:
         options: RunOptions,
         notes: list[str],
     ):
-        # Loaded after the spawn: this overlaps with the target's own start-up.
-        from mpdoctor.collect import identity
+        # Loaded after the spawn, while the target starts up; what builds the evidence too,
+        # so that nothing is left to import once the target has exited.
+        from mpdoctor.collect import evidence_builder, identity  # noqa: F401
         from mpdoctor.collect.reaper import Reaper
         from mpdoctor.collect.sampler import Sampler
 

@@ -35,6 +35,13 @@ def test_script_path_with_spaces_and_non_ascii_is_one_argument():
     assert build_argv(Target.script("my dir/é app.py"), "/py")[1] == ["/py", "my dir/é app.py"]
 
 
+def test_argv0_is_the_name_a_shell_would_pass():
+    assert build_argv(Target.script("a.py"), "/usr/bin/python", "python") == (
+        "/usr/bin/python",
+        ["python", "a.py"],
+    )
+
+
 def test_module_argv_is_python_dash_m():
     assert build_argv(Target.module("pkg.mod", ["a"]), "/py") == (
         "/py",
@@ -85,8 +92,10 @@ def test_default_interpreter_is_python_on_path_else_python3(tmp_path, monkeypatc
     os.symlink(sys.executable, only3 / "python3")
     monkeypatch.setenv("PATH", str(only3))
     assert default_interpreter().path == str(only3 / "python3")
+    assert default_interpreter().argv0 == "python3"
     os.symlink(sys.executable, only3 / "python")
     assert default_interpreter().path == str(only3 / "python")
+    assert default_interpreter().argv0 == "python"
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(UsageError):
         default_interpreter()

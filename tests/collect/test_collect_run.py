@@ -99,12 +99,17 @@ def test_exit_status_is_what_plain_python_gives(tmp_path, how):
 
 
 def test_missing_script_is_python_s_own_error_and_exit_2(tmp_path):
+    """Byte for byte: Python names itself by argv[0], "python" as a shell passes it."""
     expected = subprocess.run(
-        [sys.executable, "no_such_script.py"], capture_output=True, cwd=tmp_path, timeout=60
+        ["python", "no_such_script.py"], capture_output=True, cwd=tmp_path, timeout=60
     )
-    run = run_driver(tmp_path, "script", "no_such_script.py", options=["--python", sys.executable])
+    assert expected.stderr.startswith(b"python: ")
+    run = run_driver(tmp_path, "script", "no_such_script.py")
     assert run.returncode == expected.returncode == 2
     assert run.stderr == expected.stderr
+    # With --python, argv[0] is the text given, as when running that path directly.
+    run = run_driver(tmp_path, "script", "no_such_script.py", options=["--python", sys.executable])
+    assert run.stderr.startswith(sys.executable.encode() + b": ")
 
 
 def test_missing_and_non_executable_commands_are_127_and_126(tmp_path):

@@ -39,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--match", action="append", default=[], help="glob on test ids (any)")
     parser.add_argument("--exclude", action="append", default=[], help="glob on test ids")
     parser.add_argument("--budget", type=float, default=0, help="start no test after this (s)")
-    parser.add_argument("--test-timeout", type=float, default=300, help="per test, then abort")
+    parser.add_argument("--test-timeout", type=float, default=120, help="per test, then abort")
     parser.add_argument("--use", default="", help="test resources to enable, as regrtest -u")
     parser.add_argument("--list", action="store_true", help="print the selected ids and exit")
     return parser.parse_args(argv)

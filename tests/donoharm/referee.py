@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "cpython_mp.py"
 KNOWN_FLAKY = HERE / "known_flaky.txt"
 DEFAULT_WRAP = f"{shlex.quote(sys.executable)} -m mpdoctor run --mp-log=off"
+RESUMES = 3  # new processes for the rest of a run after hangs
 GRACE_S = 3.0  # the resource tracker and forkserver exit on their own shortly after main
 
 
@@ -73,6 +74,7 @@ class Difference:
 class Comparison:
     compared: int
     plain_counts: Counter
+    known_flaky: dict[str, str] = field(default_factory=dict)  # glob -> reason, not run at all
     flaky: dict[str, str] = field(default_factory=dict)  # id -> reason
     differences: list[Difference] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # run-level harm (no probe, leftovers...)
@@ -233,7 +235,7 @@ def compare(
     ids = set(plain_runs[0].statuses)
     for run in [*plain_runs[1:], wrapped]:
         ids = ids & set(run.statuses) if budgeted else ids | set(run.statuses)
-    comparison = Comparison(compared=0, plain_counts=Counter())
+    comparison = Comparison(compared=0, plain_counts=Counter(), known_flaky=dict(known_flaky))
     for test_id in sorted(ids):
         plain = [r.statuses.get(test_id, "missing") for r in plain_runs]
         if budgeted and "missing" in [*plain, wrapped.statuses.get(test_id, "missing")]:
@@ -284,16 +286,37 @@ class Referee:
     confirm_runs: int = 2
     budget: float = 0
     timeout: float = 3600
-    test_timeout: float = 300
+    test_timeout: float = 120
     known_flaky: dict[str, str] = field(default_factory=load_known_flaky)
     runs: list[SuiteRun] = field(default_factory=list)
 
-    def _run(self, label: str, wrapped: bool, match: list[str], budget: float) -> SuiteRun:
+    def _run_once(self, label: str, wrapped: bool, match: list[str], budget: float) -> SuiteRun:
         out = self.work_dir / f"{label}.jsonl"
-        args = driver_args(self.method, out, match, self.exclude, budget, self.test_timeout)
+        exclude = [*self.exclude, *self.known_flaky]  # known-flaky tests are not even run
+        args = driver_args(self.method, out, match, exclude, budget, self.test_timeout)
         argv = wrapped_argv(self.wrap, self.python, args) if wrapped else [self.python, *args]
         run = run_suite(label, argv, out, self.work_dir / f"{label}.log", self.timeout)
         self.runs.append(run)
+        return run
+
+    def _run(self, label: str, wrapped: bool, match: list[str], budget: float) -> SuiteRun:
+        """One run of the suite; after a hang, the tests it never reached run in a new process,
+        so one stuck test costs its timeout, not the rest of the suite."""
+        run = self._run_once(label, wrapped, match, budget)
+        for attempt in range(1, RESUMES + 1):
+            missing = [t for t, status in run.statuses.items() if status == "missing"]
+            if not missing or not run.header or run.stopped_by_budget:
+                break
+            more = self._run_once(f"{label}-resume{attempt}", wrapped, missing, 0)
+            if not more.header:
+                break
+            for test_id in missing:
+                run.statuses[test_id] = more.statuses.get(test_id, "missing")
+                run.details[test_id] = more.details.get(test_id, "")
+            run.duration_s += more.duration_s
+            run.timed_out = run.timed_out or more.timed_out
+            run.leftovers += more.leftovers
+            run.end = more.end
         return run
 
     def referee(self) -> Comparison:
@@ -348,6 +371,10 @@ def render(ref: Referee, comparison: Comparison) -> str:
         f"{len(comparison.flaky)} excluded as flaky"
     )
     lines.extend(f"  excluded {tid}: {reason}" for tid, reason in sorted(comparison.flaky.items()))
+    lines.extend(
+        f"  not run, known flaky: {glob}: {reason}"
+        for glob, reason in sorted(comparison.known_flaky.items())
+    )
     for diff in comparison.differences:
         verdict = f"flaky ({diff.flaky_reason})" if diff.flaky_reason else "HARM"
         lines.append(
@@ -376,7 +403,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--confirm", type=int, default=2, help="re-runs of each difference")
     parser.add_argument("--budget", type=float, default=0, help="per run, seconds (0: none)")
     parser.add_argument("--timeout", type=float, default=3600, help="per run, seconds")
-    parser.add_argument("--test-timeout", type=float, default=300, help="per test, seconds")
+    parser.add_argument("--test-timeout", type=float, default=120, help="per test, seconds")
     parser.add_argument("--work-dir", type=Path, help="keep logs and results here")
     parser.add_argument(
         "--wrap",

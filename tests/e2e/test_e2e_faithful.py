@@ -210,6 +210,8 @@ def test_ctrl_c_on_a_terminal_reaches_the_program_once(tmp_path):
         assert b"ready" in _read_until(master, b"ready", 20)
         os.write(master, b"\x03")  # Ctrl-C: the terminal signals the foreground group
         output = _read_until(master, b"signals", 20)
+        output += _read_until(master, b"\n", 5)  # the rest of that line
+        assert re.search(rb"signals \d+", output), output
         assert b"signals 1" in output, output
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0

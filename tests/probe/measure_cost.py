@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_support import PROBE_ROOT, SUPPORTED, find_python  # noqa: E402
+from probe_support import PROBE_ROOT, SUPPORTED, find_python
 
 HOOK_BENCH = r"""
 import sys, time
@@ -103,10 +103,12 @@ def measure(python: str, runs: int) -> None:
     lookup = [_importtime(python, "pass", "sitecustomize", False, False) for _ in range(runs)]
     plain_ms, probed_ms = _wall(python, runs)
     mp_code = "import multiprocessing.pool"
-    mp_plain = [_importtime(python, mp_code, "multiprocessing.pool", False, False)
-                for _ in range(runs // 2)]
-    mp_probed = [_importtime(python, mp_code, "multiprocessing.pool", True, True)
-                 for _ in range(runs // 2)]
+    mp_plain = [
+        _importtime(python, mp_code, "multiprocessing.pool", False, False) for _ in range(runs // 2)
+    ]
+    mp_probed = [
+        _importtime(python, mp_code, "multiprocessing.pool", True, True) for _ in range(runs // 2)
+    ]
     hook = {}
     for kind in ("probe", "noop"):
         out = subprocess.run(
@@ -137,7 +139,8 @@ def measure(python: str, runs: int) -> None:
     base2, noop = hook["noop"]
     print(
         f"  audit event (sys._getframe): {base:.0f} ns without hook, {probed_hook:.0f} ns with "
-        f"the probe's hook (+{probed_hook - base:.0f} ns); a no-op lambda hook: +{noop - base2:.0f} ns"
+        f"the probe's hook (+{probed_hook - base:.0f} ns); "
+        f"a no-op lambda hook: +{noop - base2:.0f} ns"
     )
 
 

@@ -136,9 +136,7 @@ def test_process_pool_executor(python: Path, method: str) -> None:
     for worker in workers:
         assert worker["kind"] == "executor-worker" and worker["pool"] == pool["pool"]
         assert worker["target"] == "concurrent.futures.process._process_worker"
-    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [
-        (pool["pool"], "shutdown")
-    ]
+    assert [(e["pool"], e["how"]) for e in run.of("pool-end", main)] == [(pool["pool"], "shutdown")]
     exits = {e["child"]: e["exitcode"] for e in run.of("child-exit", main)}
     assert exits == {w["child"]: 0 for w in workers}
     assert not run.of("kill"), "a clean shutdown sends no signal"
@@ -327,3 +325,21 @@ def test_probe_started_after_multiprocessing_was_imported(python: Path, tmp_path
     assert kinds[:2] == ["start", "mp"] and "pool" in kinds and "child-start" in kinds
     [pool] = [e for e in events if e["e"] == "pool"]
     assert pool["site"] == _site("late_start.py", "SITE: pool")
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
+def test_pool_initializer_failure_recorded_per_worker(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "pool_initializer_fails.py", method)
+    assert run.returncode == 0, run.text()
+    main = run.main_pid
+    pool = run.one("pool", main)
+    workers = [w["child"] for w in _started_children(run, main) if w["pool"] == pool["pool"]]
+    failures = [e for e in run.of("exception") if e["pid"] in workers]
+    assert len(workers) >= 2 and failures  # respawned after each failure
+    for exc in failures:
+        assert (exc["type"], exc["message"]) == ("OSError", "database unreachable")
+        assert exc["frames"][-1]["function"] == "bad_init"
+        assert exc["traceback"] in run.stderr.decode()
+    exits = [e["exitcode"] for e in run.of("child-exit", main)]
+    assert exits.count(1) >= len(failures) - 1  # the last failure may be reaped by terminate

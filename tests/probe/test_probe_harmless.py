@@ -15,8 +15,8 @@ from probe_support import (
     OLD,
     PROGRAMS,
     START_METHODS,
-    ProbedRun,
     SUPPORTED,
+    ProbedRun,
     interpreter_params,
     run_probed,
     run_unprobed,
@@ -114,9 +114,7 @@ def test_exception_inside_a_hooked_import_keeps_its_traceback(python: Path, tmp_
 
 
 @pytest.mark.parametrize("python", PYTHONS)
-def test_user_module_shadowing_multiprocessing_is_left_alone(
-    python: Path, tmp_path: Path
-) -> None:
+def test_user_module_shadowing_multiprocessing_is_left_alone(python: Path, tmp_path: Path) -> None:
     (tmp_path / "multiprocessing.py").write_text("print('my own multiprocessing')\n1 / 0\n")
     program = tmp_path / "main.py"
     program.write_text("import multiprocessing\n")

@@ -10,27 +10,39 @@ import _mpdoctor_probe as probe
 
 def record(event: str, args: tuple) -> None:
     try:
+        first, second = args[0], args[1]
+        if event != "os.exec":
+            first, second = int(first), int(second)
+    except (TypeError, ValueError, IndexError):
+        return  # not the arguments CPython passes (a program calling sys.audit itself)
+    try:
         if event == "os.exec":
-            path, argv = args[0], args[1]
-            probe.emit("exec", {"path": _text(path), "argv": [_text(a) for a in argv]})
-            return
-        target, sig = args[0], args[1]
-        if not sig:
-            return  # signal 0 only probes whether a process exists
-        from . import _stack
-
-        # frame 0 is this function, 1 the audit hook, 2 the caller of os.kill
-        via, site, pool_list, exiting = _stack.kill_context(sys._getframe(2))
-        fields = {"target": int(target), "sig": int(sig), "via": via, "site": site}
-        if event == "os.killpg":
-            fields["group"] = True
-        probe.emit("kill", fields)
-        if pool_list is not None:
-            from . import _pools
-
-            _pools.terminated_by_list(pool_list, exiting)
+            _exec(first, second)
+        else:
+            _kill(event, first, second)
     except Exception:
         probe.disable()
+
+
+def _exec(path, argv) -> None:
+    probe.emit("exec", {"path": _text(path), "argv": [_text(a) for a in argv]})
+
+
+def _kill(event: str, target: int, sig: int) -> None:
+    if not sig:
+        return  # signal 0 only probes whether a process exists
+    from . import _stack
+
+    # frame 0 is _kill, 1 record, 2 the audit hook, 3 the caller of os.kill
+    via, site, pool_list, exiting = _stack.kill_context(sys._getframe(3))
+    fields = {"target": target, "sig": sig, "via": via, "site": site}
+    if event == "os.killpg":
+        fields["group"] = True
+    probe.emit("kill", fields)
+    if pool_list is not None:
+        from . import _pools
+
+        _pools.terminated_by_list(pool_list, exiting)
 
 
 def _text(value) -> str:

@@ -28,7 +28,7 @@ _by_workers = {}  # id(Pool._pool list) -> _Entry (the worker-handler thread onl
 
 
 class _Entry:
-    __slots__ = ("ref", "pool", "ended")
+    __slots__ = ("ended", "pool", "ref")
 
     def __init__(self, owner, pool):
         self.ref = weakref.ref(owner)
@@ -140,7 +140,7 @@ def terminated_by_list(workers, exiting) -> None:
 class _Watch:
     """Class attribute that sees instance writes; reads go to the instance dict (no __get__)."""
 
-    __slots__ = ("name", "callback")
+    __slots__ = ("callback", "name")
 
     def __init__(self, name, callback):
         self.name = name

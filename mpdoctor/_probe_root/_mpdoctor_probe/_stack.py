@@ -56,7 +56,8 @@ def site(frame) -> "dict | None":
     """{file, line, function} of `frame`, or None."""
     if frame is None:
         return None
-    return {"file": frame.f_code.co_filename, "line": frame.f_lineno, "function": frame.f_code.co_name}
+    code = frame.f_code
+    return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
 
 
 def outside(frame, fs: _Files):

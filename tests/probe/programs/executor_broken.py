@@ -14,7 +14,7 @@ def die(_):
 
 
 def nap(_):
-    time.sleep(30)
+    time.sleep(3)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Process.start() raises in the parent: an unpicklable target (a lock argument, a local function)."""
+"""Process.start() raises in the parent: an unpicklable lock argument, a local function."""
 
 import multiprocessing as mp
 import sys
