@@ -100,6 +100,7 @@ class _Builder:
         self.inp = inputs
         self.procs: dict[ProcessKey, ProcessEvidence] = {}
         self.exit_rank: dict[ProcessKey, int] = {}
+        self.forked: set[ProcessKey] = set()  # processes whose probe says os.fork made them
 
     def rel(self, t: float) -> float:
         return round(t - self.inp.t0, 3)
@@ -169,6 +170,8 @@ class _Builder:
             pe.exe = pe.exe or latest.exe
             if start.ppid is not None:
                 pe.ppid = start.ppid  # the real parent, even after it was reparented
+            if start.forked:
+                self.forked.add(key)
         boot: BootstrapEvent | None = stream.first(BootstrapEvent)
         if boot is not None:
             pe.name = boot.name or pe.name
@@ -307,10 +310,21 @@ class _Builder:
             if key in self.procs:
                 self.procs[key].ended_by_mpdoctor = True
         for pe in self.procs.values():
-            if pe.started_as is None:
+            # A fork child shares its parent's command line: a forkserver's children are
+            # not fork servers themselves.
+            if pe.started_as is None and not self._forked_copy(pe):
                 pe.started_as = helper_role(pe.cmdline)
             if pe.name is None and pe.exe:
                 pe.name = os.path.basename(pe.exe)
+
+
+    def _forked_copy(self, pe: ProcessEvidence) -> bool:
+        if pe.key in self.forked:
+            return True
+        return any(
+            p.key.pid == pe.ppid and p.cmdline == pe.cmdline and p.key != pe.key
+            for p in self.procs.values()
+        )
 
 
 def _r(t: float | None) -> float | None:
