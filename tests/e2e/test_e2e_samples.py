@@ -96,4 +96,7 @@ def test_correct_sample_no_finding_any_method_any_python(tmp_path, sample, metho
     assert result.returncode == sample.exit_code, stderr
     assert data["findings"] == [], stderr
     assert data["environment"]["python"].startswith(version)
-    assert all(p["probed"] for p in data["processes"] if p["role"] != "non-python"), stderr
+    # Every Python process registered, except one terminated while still starting up (a
+    # `with Pool()` block may end a spawn worker before its interpreter ran sitecustomize).
+    unprobed = [p for p in data["processes"] if not p["probed"] and p["signal"] is None]
+    assert unprobed == [], stderr
