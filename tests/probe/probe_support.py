@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,6 +99,8 @@ def read_events(session: Path) -> list[dict[str, Any]]:
         assert path.name.endswith(".jsonl") and pid.isdigit(), path.name
         assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
         data = path.read_bytes()
+        if not data:
+            continue  # killed between creating its file and writing `start` (a SIGTERMed worker)
         assert data.endswith(b"\n"), f"{path.name}: torn last line"
         for line in data.decode("utf-8").splitlines():
             event = json.loads(line)
@@ -169,10 +172,11 @@ def run_probed(
     session = Path(tempfile.mkdtemp(prefix="mpdoctor-probe-test-"))
     (session / "events").mkdir()
     full_env = {**probe_env(session, mp_log, extra_path), **(env or {})}
-    pid, code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
-    run = ProbedRun(pid, code, out, err, session, read_events(session))
-    _remove_tree(session)
-    return run
+    try:
+        pid, code, out, err = _run([str(python), str(program), *args], full_env, timeout, cwd)
+        return ProbedRun(pid, code, out, err, session, read_events(session))
+    finally:
+        _remove_tree(session)
 
 
 def run_unprobed(
@@ -192,9 +196,7 @@ def run_unprobed(
 
 
 def _remove_tree(path: Path) -> None:
-    for child in sorted(path.rglob("*"), reverse=True):
-        child.rmdir() if child.is_dir() else child.unlink()
-    path.rmdir()
+    shutil.rmtree(path, ignore_errors=True)  # a late helper process may still be writing
 
 
 def site_line(program: Path, marker: str) -> int:

@@ -130,7 +130,7 @@ def test_process_pool_executor(python: Path, method: str) -> None:
     main = run.main_pid
     pool = run.one("pool", main)
     assert pool["kind"] == "ProcessPoolExecutor" and pool["size"] == 2
-    assert pool["method"] == method and pool["site"] == _site("executor_map.py", "SITE: map")
+    assert pool["method"] == method and pool["site"] == _site("executor_map.py", "SITE: executor")
     workers = _started_children(run, main)
     assert 1 <= len(workers) <= 2
     for worker in workers:

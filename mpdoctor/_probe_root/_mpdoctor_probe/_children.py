@@ -14,14 +14,17 @@
   (known from its command line) gets a one-shot `_ParentProcess` replacement that restores the
   class, builds the real object and calls `_bootstrapped`; `_ParentProcess.__init__` only
   stores attributes, so no exception can pass through it.
+* `_bootstrap` prints an exception escaping the target with `import traceback;
+  traceback.print_exc()`. In a child `traceback.print_exc` (looked up at call time) becomes a
+  function that, only when its caller is `_bootstrap`, has `_failures` record `exception`, then
+  calls the original: the printed bytes are the original's. `traceback` is patched when it is
+  imported, so a child that never fails never imports it for us.
 """
 
 import sys
 from _weakrefset import WeakSet
 
 import _mpdoctor_probe as probe
-
-from . import _role, _stack
 
 _process = None  # the multiprocessing.process module
 _popens = {}  # id(process) -> its Popen while in _children (close() drops p._popen first)
@@ -51,13 +54,13 @@ class DanglingSet(WeakSet):
             _note_target(item)
 
 
-def install(process) -> None:
+def install(process, spawn_child: bool) -> None:
     """Hook multiprocessing.process (just imported)."""
     global _process
     _process = process
     process._children = ChildSet(process._children)
     process._dangling = DanglingSet(process._dangling)
-    if _role.role() == "spawn-child":
+    if spawn_child:
         _hook_parent_process(process)
 
 
@@ -108,11 +111,39 @@ def _bootstrapped(_token) -> None:
                 "daemon": bool(me.daemon),
             },
         )
-        from . import _failures
-
-        _failures.arm_exception_capture(_process)
+        _arm_exception_capture()
     except Exception:
         probe.disable()
+
+
+_bootstrap_code = None  # BaseProcess._bootstrap's code, once this process is a child
+
+
+def _arm_exception_capture() -> None:
+    global _bootstrap_code
+    _bootstrap_code = _process.BaseProcess._bootstrap.__code__
+    from . import _imports
+
+    _imports.watch("traceback")  # patch_print_exc, now or when traceback is imported
+
+
+def patch_print_exc(traceback) -> None:
+    """Hook the traceback module (just imported, or already there) in a multiprocessing child."""
+    if _bootstrap_code is None or getattr(traceback.print_exc, "_mpdoctor", False):
+        return
+    original = traceback.print_exc
+
+    def print_exc(limit=None, file=None, chain=True):
+        if _bootstrap_code is not None and sys._getframe(1).f_code is _bootstrap_code:
+            from . import _failures
+
+            _failures.record_exception(traceback)
+        return original(limit=limit, file=file, chain=chain)
+
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(print_exc, attr, getattr(original, attr, None))
+    print_exc._mpdoctor = True
+    traceback.print_exc = print_exc
 
 
 def _note_target(process) -> None:
@@ -183,6 +214,8 @@ def _start_context(process, frame) -> tuple:
     workers by ProcessPoolExecutor._spawn_process / _adjust_process_count (`self`), manager
     servers by BaseManager.start.
     """
+    from . import _stack
+
     fs = _stack.files()
     kind = "process"
     owner = None

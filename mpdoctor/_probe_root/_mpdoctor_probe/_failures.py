@@ -1,11 +1,8 @@
 """Failures the program prints: a process target's exception, the resource tracker's warnings.
 
-* `BaseProcess._bootstrap` prints an exception escaping the target with
-  `import traceback; traceback.print_exc()`. In multiprocessing children `traceback.print_exc`
-  (looked up at call time) becomes a function that, only when called by `_bootstrap`, records
-  `exception` with the text `traceback.format_exception` gives, then calls the original: the
-  printed bytes are the original's. The `traceback` module is patched when it is imported
-  (children that never fail never pay for importing it).
+* An exception escaping a process target, as `BaseProcess._bootstrap` is about to print it
+  (`_children.patch_print_exc` calls `record_exception`): `exception` with the text
+  `traceback.format_exception` gives, the same text print_exc prints next.
 * In the resource tracker, `warnings.showwarning` records `warning` then calls the original.
 """
 
@@ -13,36 +10,9 @@ import sys
 
 import _mpdoctor_probe as probe
 
-_bootstrap_code = None
 
-
-def arm_exception_capture(process) -> None:
-    """In a multiprocessing child (from its _bootstrap): capture what _bootstrap prints."""
-    global _bootstrap_code
-    _bootstrap_code = process.BaseProcess._bootstrap.__code__
-    from . import _imports
-
-    _imports.watch("traceback")
-
-
-def patch_print_exc(traceback) -> None:
-    """Hook the traceback module (just imported, or already there) in a multiprocessing child."""
-    if _bootstrap_code is None or getattr(traceback.print_exc, "_mpdoctor", False):
-        return
-    original = traceback.print_exc
-
-    def print_exc(limit=None, file=None, chain=True):
-        if _bootstrap_code is not None and sys._getframe(1).f_code is _bootstrap_code:
-            _record_exception(traceback)
-        return original(limit=limit, file=file, chain=chain)
-
-    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-        setattr(print_exc, attr, getattr(original, attr, None))
-    print_exc._mpdoctor = True
-    traceback.print_exc = print_exc
-
-
-def _record_exception(traceback) -> None:
+def record_exception(traceback) -> None:
+    """Called by the patched traceback.print_exc (see _children) from _bootstrap."""
     if not probe.on:
         return
     try:

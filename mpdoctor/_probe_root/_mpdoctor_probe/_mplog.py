@@ -14,16 +14,15 @@ frame into the traceback of, say, a bad level's ValueError; get_logger raises no
 import os
 import sys
 
-from . import _role
-
 _LEVELS = {"warning": 30, "info": 20, "debug": 10, "subdebug": 5}
 _handler = None  # the handler our log_to_stderr call added
 
 
 def setup(util) -> None:
+    """In a tree's root (the caller checked), when multiprocessing.util has just been imported."""
     global _handler
     level = _LEVELS.get(os.environ.get("MPDOCTOR_MP_LOG", "off").strip().lower())
-    if level is None or util._log_to_stderr or _role.role() is not None:
+    if level is None or util._log_to_stderr:
         return
     original = util.get_logger
     log_to_stderr_code = util.log_to_stderr.__code__

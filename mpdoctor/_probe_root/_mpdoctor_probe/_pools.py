@@ -1,18 +1,18 @@
 """Pools and process-pool executors: `pool` when the first worker starts, `pool-end` when done.
 
-Creation is recorded at the first worker start (for a Pool that is inside `Pool()`, so the site
-is the user's `Pool(...)` line; a ProcessPoolExecutor starts workers on its first submit/map,
-whose line is the site). Nothing wraps a method, so no program exception ever passes through
-the probe:
+Creation is recorded at the first worker start, which for a Pool is inside `Pool()`: the site is
+the user's `Pool(...)` line. A ProcessPoolExecutor starts workers on its first submit/map; its
+site is the line that created it, noted when its __init__ sets `_shutdown_thread = False`.
+Nothing wraps a method, so no program exception ever passes through the probe. Creations and
+ends are seen through writes to attributes (`_imports._Watch`); this module is loaded by the
+first executor or pool worker of this process:
 
-* `Pool._state` and `ProcessPoolExecutor._shutdown_thread` become class-level data descriptors
-  with `__set__` only: reads still come straight from the instance dict (no cost, no frame),
-  writes are seen. Pool.close() writes CLOSE, Pool.terminate() (and `with` exit) TERMINATE;
-  the executor's flag is set by shutdown(), by its manager thread when the pool breaks, and
-  at interpreter exit. The same statements exist in 3.8 through 3.13.
+* `Pool._state`: Pool.close() writes CLOSE, Pool.terminate() (and `with` exit) TERMINATE.
+* `ProcessPoolExecutor._shutdown_thread` becomes True in shutdown(), in its manager thread
+  when the pool breaks, and at interpreter exit. The same statements exist in 3.8 to 3.13.
 * A Pool that is garbage-collected or still open at exit is ended by its `util.Finalize`
   running `_terminate_pool`: the kill audit sees its first SIGTERM (`terminated_by_list`), and
-  `Finalize._callback` (same descriptor) is cleared right after the callback ran, when workers
+  `Finalize._callback` (also watched) is cleared right after the callback ran, when workers
   that exited on their own needed no signal. How: exit (multiprocessing's exit handler) or gc.
 """
 
@@ -25,6 +25,7 @@ import _mpdoctor_probe as probe
 _ids = itertools.count(1)
 _by_owner = {}  # id(pool or executor) -> _Entry
 _by_workers = {}  # id(Pool._pool list) -> _Entry (the worker-handler thread only has the list)
+_created = {}  # id(executor) -> (weakref, site of the user's line that created it)
 
 
 class _Entry:
@@ -59,6 +60,9 @@ def _register(kind, owner, child, site) -> _Entry:
     else:
         size = owner._max_workers
         pool_kind = "ProcessPoolExecutor"
+        ref, created_at = _created.pop(id(owner), (None, None))
+        if ref is not None and ref() is owner:
+            site = created_at
     probe.emit(
         "pool",
         {
@@ -93,15 +97,17 @@ def _entry_of(owner) -> "_Entry | None":
     return entry if entry is not None and entry.ref() is owner else None
 
 
-def _on_pool_state(pool, value, old) -> None:
-    if value == "CLOSE" or value == "TERMINATE":
-        entry = _entry_of(pool)
-        if entry is not None:
-            _ended(entry, value.lower())
+def on_pool_state(pool, value, old) -> None:
+    """Pool.close() wrote CLOSE, Pool.terminate() TERMINATE."""
+    entry = _entry_of(pool)
+    if entry is not None:
+        _ended(entry, value.lower())
 
 
-def _on_executor_flag(executor, value, old) -> None:
-    if value is not True:
+def on_executor_flag(executor, value, old) -> None:
+    """ProcessPoolExecutor._shutdown_thread set False by __init__, or True: ended."""
+    if value is False:
+        _note_creation(executor)
         return
     entry = _entry_of(executor)
     if entry is None or entry.ended:
@@ -117,64 +123,26 @@ def _on_executor_flag(executor, value, old) -> None:
     _ended(entry, how)
 
 
-_terminate_pool = None  # Pool._terminate_pool's function
+def _note_creation(executor) -> None:
+    from . import _stack
+
+    if len(_created) > 1000:
+        _created.clear()  # executors created and never used
+    # 0 here, 1 on_executor_flag, 2 _Watch.__set__, 3 ProcessPoolExecutor.__init__
+    user = _stack.outside(sys._getframe(3), _stack.files())
+    _created[id(executor)] = (weakref.ref(executor), _stack.site(user))
 
 
-def _on_finalizer_callback(finalizer, value, old) -> None:
-    """Finalize clears _callback after calling it: a Pool's _terminate_pool has just run."""
-    if value is None and getattr(old, "__func__", None) is _terminate_pool:
-        args = finalizer.__dict__.get("_args") or ()
-        util = sys.modules["multiprocessing.util"]
-        if len(args) > 3:
-            terminated_by_list(args[3], util._exiting)
+def on_finalizer_callback(finalizer, value, old) -> None:
+    """A Pool's finalizer has just run its _terminate_pool (see _imports._finalizer_filter)."""
+    args = finalizer.__dict__.get("_args") or ()
+    if len(args) > 3:
+        terminated_by_list(args[3], sys.modules["multiprocessing.util"]._exiting)
 
 
 def terminated_by_list(workers, exiting) -> None:
-    """A Pool's _terminate_pool is ending the pool: the end of a pool never terminate()d."""
+    """A Pool's _terminate_pool is ending the pool: the end of a pool never closed/terminated."""
     entry = _by_workers.get(id(workers))
-    if entry is not None and "terminate" not in entry.ended:
+    if entry is not None and not entry.ended:  # closed or terminated before: already ended
         entry.ended.add("terminate")
         probe.emit("pool-end", {"pool": entry.pool, "how": "exit" if exiting else "gc"})
-
-
-class _Watch:
-    """Class attribute that sees instance writes; reads go to the instance dict (no __get__)."""
-
-    __slots__ = ("callback", "name")
-
-    def __init__(self, name, callback):
-        self.name = name
-        self.callback = callback
-
-    def __set__(self, obj, value):
-        values = obj.__dict__
-        old = values.get(self.name)
-        values[self.name] = value
-        if probe.on:
-            try:
-                self.callback(obj, value, old)
-            except Exception:
-                probe.disable()
-
-    def __delete__(self, obj):
-        try:
-            del obj.__dict__[self.name]
-        except KeyError:
-            raise AttributeError(self.name) from None
-
-
-def watch_pool_class(pool_module) -> None:
-    """Hook multiprocessing.pool (just imported)."""
-    global _terminate_pool
-    cls = pool_module.Pool
-    if "_state" not in cls.__dict__:
-        cls._state = _Watch("_state", _on_pool_state)
-    _terminate_pool = cls._terminate_pool.__func__
-    finalize = pool_module.util.Finalize
-    if "_callback" not in finalize.__dict__:
-        finalize._callback = _Watch("_callback", _on_finalizer_callback)
-
-
-def watch_executor_class(cls) -> None:
-    if "_shutdown_thread" not in cls.__dict__:
-        cls._shutdown_thread = _Watch("_shutdown_thread", _on_executor_flag)

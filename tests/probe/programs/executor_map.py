@@ -10,5 +10,5 @@ def cube(x):
 
 
 if __name__ == "__main__":
-    with ProcessPoolExecutor(2, mp_context=mp.get_context(sys.argv[1])) as ex:
-        print(list(ex.map(cube, range(6))))  # SITE: map
+    with ProcessPoolExecutor(2, mp_context=mp.get_context(sys.argv[1])) as ex:  # SITE: executor
+        print(list(ex.map(cube, range(6))))
