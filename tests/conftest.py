@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import SAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 TOKEN_VAR = "MPDOCTOR_TEST_TOKEN"
 
 
@@ -69,46 +67,6 @@ def no_leftover_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             except OSError:
                 pass
         pytest.fail("test left processes running:\n" + "\n".join(descriptions))
-
-
-def mpdoctor_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mpdoctor", *args]
-
-
-def run_mpdoctor(
-    args: Sequence[str],
-    *,
-    timeout: float = 60,
-    input: bytes | None = None,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run the real CLI; stdout and stderr captured as bytes."""
-    return _run(mpdoctor_argv(*args), timeout=timeout, input=input, env=env, cwd=cwd)
-
-
-def run_plain(
-    args: Sequence[str],
-    *,
-    timeout: float = 60,
-    input: bytes | None = None,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    return _run(list(args), timeout=timeout, input=input, env=env, cwd=cwd)
-
-
-def _run(argv, *, timeout, input, env, cwd) -> subprocess.CompletedProcess[bytes]:
-    inherited = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
-    full_env = {**inherited, "COLUMNS": "120", **(env or {})}
-    return subprocess.run(
-        argv,
-        input=input if input is not None else b"",
-        capture_output=True,
-        timeout=timeout,
-        env=full_env,
-        cwd=str(cwd or ROOT),
-    )
 
 
 @pytest.fixture

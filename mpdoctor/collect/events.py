@@ -107,6 +107,14 @@ class WarningEvent(Event):
     lineno: int | None
 
 
+@dataclass(frozen=True)
+class ResourceEvent(Event):
+    op: str  # register | unregister
+    name: str
+    rtype: str  # semaphore | shared_memory | ...
+    site: Site | None
+
+
 @dataclass
 class ProcessEvents:
     """All events of one process's file; (pid, ticks) from the file name is its identity."""
@@ -271,6 +279,19 @@ def _warning(d: dict[str, Any], base: dict[str, Any]) -> WarningEvent:
     )
 
 
+def _resource(d: dict[str, Any], base: dict[str, Any]) -> ResourceEvent:
+    op = _str(d, "op", required=True)
+    if op not in ("register", "unregister"):
+        raise _Bad(op)
+    return ResourceEvent(
+        **base,
+        op=op,
+        name=_str(d, "name", required=True) or "",
+        rtype=_str(d, "rtype") or "",
+        site=_site(d.get("site")),
+    )
+
+
 _PARSERS = {
     "start": _start,
     "mp": _mp,
@@ -282,6 +303,7 @@ _PARSERS = {
     "pool-end": _pool_end,
     "exception": _exception,
     "warning": _warning,
+    "resource": _resource,
 }
 
 

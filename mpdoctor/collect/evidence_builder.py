@@ -28,6 +28,7 @@ from mpdoctor.collect.events import (
     PoolEndEvent,
     PoolEvent,
     ProcessEvents,
+    ResourceEvent,
     StartEvent,
     WarningEvent,
 )
@@ -39,6 +40,7 @@ from mpdoctor.diagnose.evidence import (
     PoolEvidence,
     ProcessEvidence,
     ProcessKey,
+    ResourceEvidence,
     WarningEvidence,
 )
 
@@ -284,6 +286,28 @@ class _Builder:
         ]
         return sorted(out, key=lambda w: w.t_s)
 
+    def resources(self) -> list[ResourceEvidence]:
+        """Registrations with the resource tracker, matched to their unregistration by name
+        (another process may unlink what this one created)."""
+        ops = sorted(
+            (
+                (ev.t, stream.pid, ev)
+                for stream in self.inp.streams
+                for ev in stream.of(ResourceEvent)
+            ),
+            key=lambda item: item[0],
+        )
+        open_: dict[tuple[str, str], ResourceEvidence] = {}
+        out: list[ResourceEvidence] = []
+        for t, pid, ev in ops:
+            if ev.op == "register":
+                res = ResourceEvidence(pid, ev.name, ev.rtype, self.rel(t), ev.site)
+                open_[(ev.rtype, ev.name)] = res
+                out.append(res)
+            elif (found := open_.pop((ev.rtype, ev.name), None)) is not None:
+                found.unregistered_s = self.rel(t)
+        return out
+
     # -- the run ---------------------------------------------------------------------------
     def apply_main(self) -> ProcessKey | None:
         key = self.inp.main_key
@@ -317,7 +341,6 @@ class _Builder:
             if pe.name is None and pe.exe:
                 pe.name = os.path.basename(pe.exe)
 
-
     def _forked_copy(self, pe: ProcessEvidence) -> bool:
         if pe.key in self.forked:
             return True
@@ -346,6 +369,7 @@ def build_evidence(inputs: BuildInputs) -> Evidence:
         processes=ordered,
         pools=b.pools(),
         warnings=b.warnings(),
+        resources=b.resources(),
         cgroup_oom_kills=inputs.cgroup_oom_kills,
         duration_s=round(inputs.duration_s, 3),
         main_ended_s=_r(inputs.main_ended_s),

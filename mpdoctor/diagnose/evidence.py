@@ -111,11 +111,24 @@ class WarningEvidence:
 
 
 @dataclass
+class ResourceEvidence:
+    """A named semaphore or shared memory block the program registered with the tracker."""
+
+    pid: int
+    name: str
+    rtype: str  # semaphore | shared_memory
+    created_s: float
+    site: Site | None  # the user's line that created it
+    unregistered_s: float | None = None  # None: never unlinked by the program
+
+
+@dataclass
 class Evidence:
     main: ProcessKey | None
     processes: dict[ProcessKey, ProcessEvidence]
     pools: list[PoolEvidence] = field(default_factory=list)
     warnings: list[WarningEvidence] = field(default_factory=list)
+    resources: list[ResourceEvidence] = field(default_factory=list)
     # OOM kills counted by the cgroup (memory.events oom_kill) during the run; None: unreadable.
     cgroup_oom_kills: int | None = None
     duration_s: float = 0.0

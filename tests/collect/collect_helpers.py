@@ -1,6 +1,6 @@
 """Helpers for the monitor's tests: run `run_target` in a fresh process (driver.py).
 
-A plain module, not a conftest: `from conftest import` elsewhere must find tests/conftest.py.
+A plain module, not a conftest (two conftest modules would clash on import).
 """
 
 from __future__ import annotations

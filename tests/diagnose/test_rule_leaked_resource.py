@@ -67,3 +67,23 @@ def test_other_warnings_are_not_leaks() -> None:
     assert run(leak_warning(100, "unclosed running multiprocessing pool")) == []
     # A clean-up failure alone is no leak report.
     assert run(leak_warning(TRACKER, "resource_tracker: '/mp-x': [Errno 2] gone")) == []
+
+
+def test_the_leak_cites_the_lines_that_created_what_stayed_registered() -> None:
+    from mpdoctor.diagnose.evidence import ResourceEvidence, Site
+
+    made = Site("app.py", 12, "main")
+    cleaned = Site("app.py", 20, "main")
+    other_kind = Site("app.py", 30, "main")
+    resources = [
+        ResourceEvidence(100, "/psm_a", "shared_memory", 0.5, made),
+        ResourceEvidence(100, "/psm_b", "shared_memory", 0.6, made),  # same line: cited once
+        ResourceEvidence(100, "/psm_c", "shared_memory", 0.7, cleaned, unregistered_s=1.0),
+        ResourceEvidence(100, "/mp-x", "semaphore", 0.8, other_kind),
+    ]
+    warning = leak_warning(TRACKER, OLD.format(n=2, kind="shared_memory"))
+    found = evidence(main_proc(), tracker(), warnings=[warning], resources=resources)
+    [f] = leaked_resource.check(found)
+    assert [(loc.role, loc.file, loc.line, loc.pid) for loc in f.locations] == [
+        ("created", "app.py", 12, 100)
+    ]

@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from conftest import ROOT, run_mpdoctor
+from cli_support import ROOT, run_mpdoctor
 
 from mpdoctor import __version__
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import mpdoctor_argv, run_mpdoctor, run_plain
+from cli_support import mpdoctor_argv, run_mpdoctor, run_plain
 
 PYTHON = "python"  # what mpdoctor runs by default: `python` on PATH
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_mpdoctor
+from cli_support import ROOT, run_mpdoctor
 
 sys.path.insert(0, str(ROOT / "tests" / "donoharm"))
 import jsonschema

@@ -135,6 +135,10 @@ def on_import(name: str, module) -> None:
             from . import _failures
 
             _failures.watch_tracker_warnings()
+        else:
+            from . import _resources
+
+            _resources.install(module)
     elif name == "traceback":
         from . import _children
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from mpdoctor.diagnose.evidence import Evidence, WarningEvidence
 from mpdoctor.diagnose.family import describe, process_at
-from mpdoctor.diagnose.wording import plural
-from mpdoctor.model import Finding, Hint
+from mpdoctor.diagnose.wording import location, plural
+from mpdoctor.model import Finding, Hint, Location
 
 RULE_ID = "leaked-resource"
 
@@ -99,6 +99,26 @@ def _kind(kind: str, count: int) -> str:
     return plural(count, one, many)
 
 
+def _creation_sites(report: _Report, evidence: Evidence) -> list[Location]:
+    """The user's lines that created what was still registered when the tracker warned."""
+    kinds = {kind for kind, _, _ in report.leaks}
+    leaked = [
+        r
+        for r in evidence.resources
+        if r.rtype in kinds
+        and r.site is not None
+        and r.created_s <= report.t_s
+        and (r.unregistered_s is None or r.unregistered_s > report.t_s)
+    ]
+    seen: set[tuple[str, int]] = set()
+    sites = []
+    for res in leaked:
+        if (res.site.file, res.site.line) not in seen:
+            seen.add((res.site.file, res.site.line))
+            sites.append(location("created", res.site, res.pid))
+    return sites
+
+
 def _finding(report: _Report, evidence: Evidence) -> Finding:
     proc = process_at(evidence, report.pid, report.t_s)
     who = describe(proc, evidence) if proc is not None else f"pid {report.pid}"
@@ -134,7 +154,7 @@ def _finding(report: _Report, evidence: Evidence) -> Finding:
         title=title,
         message=message,
         pids=[report.pid],
-        locations=[],
+        locations=_creation_sites(report, evidence),
         evidence=lines,
         hint=HINT,
     )
