@@ -68,6 +68,24 @@ def default_interpreter() -> Interpreter:
     raise UsageError("no `python` or `python3` on PATH", hint="name one with --python PATH")
 
 
+def ask_version(python: str) -> tuple[int, str]:
+    """(exit status, printed version) of `python` asked its version: a few ms, so only when
+    needed. OSError when it cannot be run or does not answer in time."""
+    import subprocess  # keep the default path's start-up light
+
+    try:
+        out = subprocess.run(
+            [python, "-E", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.SubprocessError as exc:
+        raise OSError(str(exc)) from None
+    return out.returncode, out.stdout.decode(errors="replace").strip()
+
+
 def check_interpreter(path: str) -> Interpreter:
     """Validate `--python PATH`: it exists, is executable, and really is a Python."""
     resolved = path if os.sep in path else shutil.which(path)
@@ -75,20 +93,11 @@ def check_interpreter(path: str) -> Interpreter:
         raise UsageError(f"--python {path}: no such file")
     if os.path.isdir(resolved) or not os.access(resolved, os.X_OK):
         raise UsageError(f"--python {path}: not an executable file")
-    import subprocess  # only for --python: keep the default path's start-up light
-
     try:
-        out = subprocess.run(
-            [resolved, "-E", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
+        returncode, version = ask_version(resolved)
+    except OSError as exc:
         raise UsageError(f"--python {path}: cannot run it ({exc})") from None
-    version = out.stdout.decode(errors="replace").strip()
-    if out.returncode != 0 or not _VERSION.match(version):
+    if returncode != 0 or not _VERSION.match(version):
         raise UsageError(f"--python {path}: not a Python interpreter")
     return Interpreter(resolved, version, path)
 

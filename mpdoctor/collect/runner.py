@@ -19,6 +19,7 @@ from mpdoctor.collect import cgroup, subreaper
 from mpdoctor.collect.launcher import (
     Interpreter,
     Target,
+    ask_version,
     build_argv,
     check_interpreter,
     default_interpreter,
@@ -401,20 +402,11 @@ def _fill_interpreter(result: RunResult, interp: Interpreter | None) -> None:
 
 def query_version(python: str) -> str | None:
     """Ask an interpreter its version (only when the probe could not say: a few ms)."""
-    import subprocess
-
     try:
-        out = subprocess.run(
-            [python, "-E", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+        returncode, version = ask_version(python)
+    except OSError:
         return None
-    text = out.stdout.decode(errors="replace").strip()
-    return text or None
+    return version if returncode == 0 and version else None
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

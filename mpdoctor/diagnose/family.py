@@ -7,6 +7,16 @@ the pid was reused during the run, the latest such creation is the real parent.
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence, ProcessKey
+from mpdoctor.diagnose.wording import location
+from mpdoctor.model import Location
+
+
+def start_location(proc: ProcessEvidence, evidence: Evidence) -> Location | None:
+    """The user's line that started `proc` ("started"), cited with its parent's pid."""
+    if proc.start_site is None:
+        return None
+    parent = parent_of(proc, evidence)
+    return location("started", proc.start_site, parent.key.pid if parent else None)
 
 
 def parent_of(proc: ProcessEvidence, evidence: Evidence) -> ProcessEvidence | None:

@@ -19,7 +19,7 @@ from mpdoctor.diagnose.exits import (
     kill_location,
     sender_unknowable,
 )
-from mpdoctor.diagnose.family import label, parent_of, short_label
+from mpdoctor.diagnose.family import label, short_label, start_location
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
@@ -90,9 +90,9 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
         title = f"{short} {_short_how(how)}"
     if proc.target:
         message = message[:-1] + f" (target {proc.target})."
-    if proc.start_site is not None:
-        parent = parent_of(proc, evidence)
-        locations.append(location("started", proc.start_site, parent.key.pid if parent else None))
+    started = start_location(proc, evidence)
+    if started is not None:
+        locations.append(started)
     killed = kill_location(proc, death)
     if killed is not None:
         locations.append(killed)

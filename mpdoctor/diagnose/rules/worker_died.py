@@ -21,7 +21,7 @@ from mpdoctor.diagnose.exits import (
     is_deliberate,
     kill_location,
 )
-from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label
+from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label, start_location
 from mpdoctor.diagnose.roles import classify, classify_all
 from mpdoctor.diagnose.signals import SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type
@@ -108,9 +108,8 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     locations = []
     if pool is not None and pool.site is not None:
         locations.append(location("created", pool.site, pool.owner_pid))
-    elif first.start_site is not None:
-        parent = parent_of(first, evidence)
-        locations.append(location("started", first.start_site, parent.key.pid if parent else None))
+    elif (started := start_location(first, evidence)) is not None:
+        locations.append(started)
     killed = kill_location(first, death)
     if killed is not None:
         locations.append(killed)
