@@ -16,7 +16,7 @@ from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.family import name_of, tree_order
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.model import Environment, Finding, Outcome, ProcessInfo, Report, Tool
-from mpdoctor.redact import redact_cmdline, redact_shapes
+from mpdoctor.redact import redact_cmdline, redact_text
 
 _TIME_DIGITS = 3  # seconds since launch: milliseconds
 _CPU_DIGITS = 2  # CPU seconds: clock ticks are 10 ms
@@ -66,12 +66,13 @@ def _process(proc: ProcessEvidence, role: str) -> ProcessInfo:
 
 
 def _redacted(finding: Finding) -> Finding:
-    """Exception messages and tracebacks may quote a URL with its password, or a token."""
+    """Exception messages and tracebacks may quote a URL with its password, a token, or a
+    `password=...` assignment."""
     return replace(
         finding,
-        title=redact_shapes(finding.title),
-        message=redact_shapes(finding.message),
-        evidence=[redact_shapes(line) for line in finding.evidence],
+        title=redact_text(finding.title),
+        message=redact_text(finding.message),
+        evidence=[redact_text(line) for line in finding.evidence],
     )
 
 

@@ -40,10 +40,6 @@ class Reaper:
         self.target_pid = target_pid
         self.target: Reaped | None = None
         self._before_reap = before_reap  # e.g. a last sample of the zombie's /proc entry
-        self._ignored: set[int] = set()
-
-    def ignore(self, pid: int) -> None:
-        self._ignored.add(pid)
 
     def poll_target(self) -> Reaped | None:
         if self.target is None:
@@ -55,12 +51,13 @@ class Reaper:
         out = []
         for _ in range(10_000):  # bounded: each turn reaps one zombie
             pid = _peek_zombie_child()
-            if pid is None or pid in self._ignored:
+            if pid is None:
                 break
-            if pid == self.target_pid:
+            if pid == self.target_pid and self.target is None:
                 if self.poll_target() is None:
                     break
                 continue
+            # (an orphan may reuse the target's pid once the target was reaped: reap it too)
             reaped = self._reap(pid)
             if reaped is None:
                 break

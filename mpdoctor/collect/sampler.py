@@ -445,10 +445,6 @@ class Sampler:
         with self._lock:
             return [k for k in self._live.values() if self._records[k].state != "zombie"]
 
-    def live_pids(self) -> list[int]:
-        with self._lock:
-            return list(self._live)
-
     def refresh(self) -> list[ProcessKey]:
         """Sample now, then `alive()`."""
         self.sample()

@@ -16,8 +16,11 @@ from mpdoctor.diagnose.wording import human_bytes, location, plural, seconds, wh
 from mpdoctor.model import Location
 
 # Kills the program meant: a Pool's terminate() (its `with` block), an executor's shutdown of a
-# broken pool, Process.terminate()/kill() (also multiprocessing's own atexit for daemons).
-DELIBERATE_VIA = frozenset({"pool-terminate", "executor-shutdown", "process-terminate"})
+# broken pool, Process.terminate()/kill(), multiprocessing's exit handler ending daemonic
+# children ("mp-exit"), a Manager shutting down its server.
+DELIBERATE_VIA = frozenset(
+    {"pool-terminate", "executor-shutdown", "process-terminate", "mp-exit", "manager-shutdown"}
+)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -43,7 +44,9 @@ while True:
 
 
 def test_a_stopped_respawning_tree_is_ended_within_bounds():
-    sup = subprocess.Popen([sys.executable, "-c", SUPERVISOR])
+    # Its own process group: whatever happens to the test, the finally kills every worker,
+    # stopped ones included (SIGKILL needs no SIGCONT).
+    sup = subprocess.Popen([sys.executable, "-c", SUPERVISOR], start_new_session=True)
     try:
         sampler = Sampler(os.getpid(), time.time())
         deadline = time.monotonic() + 10
@@ -58,7 +61,8 @@ def test_a_stopped_respawning_tree_is_ended_within_bounds():
         assert sup_key in result.ended and sup_key in result.killed  # it ignored SIGTERM
         assert sup.wait(timeout=5) == -signal.SIGKILL
     finally:
-        sup.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sup.pid, signal.SIGKILL)
         sup.wait()
 
 

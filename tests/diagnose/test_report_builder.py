@@ -78,13 +78,16 @@ def test_command_lines_and_findings_are_redacted() -> None:
         certainty="proven",
         title="t",
         message="ConnectionError: https://u:pw@db failed",
-        evidence=["url=https://u:pw@db"],
+        evidence=["url=https://u:pw@db", "KeyError: login failed with password=hunter2"],
     )
     report = build(ev, [finding], command=("python3", "app.py", "--password=x"))
     assert report.command == ["python3", "app.py", "--password=***"]
     assert report.processes[0].cmdline == [*MAIN_CMDLINE, "--token", "***"]
     assert report.findings[0].message == "ConnectionError: https://u:***@db failed"
-    assert report.findings[0].evidence == ["url=https://u:***@db"]
+    assert report.findings[0].evidence == [
+        "url=https://u:***@db",
+        "KeyError: login failed with password=***",  # a traceback quoting an assignment
+    ]
     assert finding.message == "ConnectionError: https://u:pw@db failed"  # the input is unchanged
 
 

@@ -74,9 +74,12 @@ def _audit_hook(event, args, _audited=_AUDITED):
     if event not in _audited:
         return
     if on:
-        from . import _audit
+        try:  # an audit hook's exception would reach the program's os.kill / os.exec*
+            from . import _audit
 
-        _audit.record(event, args)
+            _audit.record(event, args)
+        except Exception:
+            disable()
 
 
 class Finder:
@@ -85,8 +88,11 @@ class Finder:
     def find_spec(self, name, path=None, target=None, _watched=WATCHED):
         if name not in _watched or not on:
             return None
-        from . import _imports
-
+        try:  # never fail the program's import (e.g. late in interpreter shutdown)
+            from . import _imports
+        except Exception:
+            disable()
+            return None
         return _imports.hooked_spec(self, name, path, target)
 
     def invalidate_caches(self):

@@ -248,7 +248,10 @@ class _Watch:
         values[self.name] = value
         if not probe.on:
             return
-        wanted = self.filter(obj, value, old)
+        try:  # the filter may touch the program's objects (a Finalize callback of its own)
+            wanted = self.filter(obj, value, old)
+        except Exception:
+            return
         if wanted:
             try:
                 pools = sys.modules.get("_mpdoctor_probe._pools")
