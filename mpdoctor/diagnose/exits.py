@@ -23,6 +23,9 @@ DELIBERATE_VIA = frozenset(
 )
 
 
+_START_SLACK_S = 0.05
+
+
 @dataclass(frozen=True)
 class Death:
     """An abnormal end: a signal, or a non-zero exit code (never both)."""
@@ -56,7 +59,9 @@ def killer_of(proc: ProcessEvidence, death: Death) -> KillEvidence | None:
     """The probe-reported kill that delivered the fatal signal (the last one, if several)."""
     if death.signal is None:
         return None
-    started = proc.started_s if proc.started_s is not None else float("-inf")
+    # started_s comes from a create_time truncated to a clock tick (and corrected for clock
+    # skew): a process that signals itself at once may seem to do so a little before it began.
+    started = proc.started_s - _START_SLACK_S if proc.started_s is not None else float("-inf")
     ended = proc.ended_s if proc.ended_s is not None else float("inf")
     matching = [
         k
