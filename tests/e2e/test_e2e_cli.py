@@ -99,8 +99,17 @@ def test_command_not_found_127_and_not_executable_126(tmp_path):
 def test_command_mode_probes_python_processes(tmp_path):
     report = tmp_path / "r.json"
     result = run_mpdoctor(
-        ["run", "--mp-log", "off", "--report", str(report), "--", "sh", "-c",
-         f"python {SAMPLE}; exit $?"]
+        [
+            "run",
+            "--mp-log",
+            "off",
+            "--report",
+            str(report),
+            "--",
+            "sh",
+            "-c",
+            f"python {SAMPLE}; exit $?",
+        ]
     )
     assert result.returncode == 0  # the sample's own status, through the shell
     data = json.loads(report.read_text())
@@ -146,7 +155,7 @@ def test_saved_report_renders_as_run_rendered_it(tmp_path):
     again = run_mpdoctor(["report", str(report)])
     assert again.returncode == 0
     program_err = live.stderr[: live.stderr.index("─".encode())]
-    assert live.stderr[len(program_err):] == again.stderr
+    assert live.stderr[len(program_err) :] == again.stderr
     as_json = run_mpdoctor(["report", "--format", "json", str(report)])
     assert json.loads(as_json.stdout) == json.loads(report.read_text())
 
@@ -181,4 +190,3 @@ def test_old_interpreters_run_untouched(tmp_path, version):
     script.write_text("import sys\nsys.stdout.write('ok\\n')\nsys.stderr.write('err\\n')\n")
     result = run_mpdoctor(["run", "-q", "--mp-log", "info", "--python", python, str(script)])
     assert (result.returncode, result.stdout, result.stderr) == (0, b"ok\n", b"err\n")
-

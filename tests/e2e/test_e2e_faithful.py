@@ -69,7 +69,7 @@ def _without_addresses(text: bytes) -> bytes:
 
 def _shell_status(argv: list[str], cwd: Path) -> tuple[str, bytes, bytes]:
     """What a shell prints for `$?`, with the command's own output."""
-    script = " ".join(f"'{a}'" for a in argv) + "; echo \"status=$?\" >&2"
+    script = " ".join(f"'{a}'" for a in argv) + '; echo "status=$?" >&2'
     proc = subprocess.run(["sh", "-c", script], capture_output=True, timeout=60, cwd=str(cwd))
     out, err = proc.stdout, proc.stderr
     status_line = err.rsplit(b"status=", 1)[1].strip().decode()

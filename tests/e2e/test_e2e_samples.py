@@ -25,6 +25,7 @@ SCHEMA = json.loads((ROOT / "mpdoctor" / "schema" / "report-v1.schema.json").rea
 def validate_report(data: dict) -> None:
     jsonschema.validate(data, SCHEMA, cls=jsonschema.Draft202012Validator)
 
+
 SAMPLES = all_samples(ROOT / "samples")
 CORRECT = [s for s in SAMPLES if s.correct]
 FAULTY = [s for s in SAMPLES if not s.correct]
