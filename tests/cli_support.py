@@ -17,37 +17,27 @@ def mpdoctor_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "mpdoctor", *args]
 
 
-def run_mpdoctor(
-    args: Sequence[str],
-    *,
-    timeout: float = 60,
-    input: bytes | None = None,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run the real CLI; stdout and stderr captured as bytes."""
-    return _run(mpdoctor_argv(*args), timeout=timeout, input=input, env=env, cwd=cwd)
+def run_mpdoctor(args: Sequence[str], **options) -> subprocess.CompletedProcess[bytes]:
+    """Run the real CLI (`python -m mpdoctor ARGS`), as run_plain runs any command."""
+    return run_plain(mpdoctor_argv(*args), **options)
 
 
 def run_plain(
-    args: Sequence[str],
+    argv: Sequence[str],
     *,
     timeout: float = 60,
     input: bytes | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    return _run(list(args), timeout=timeout, input=input, env=env, cwd=cwd)
-
-
-def _run(argv, *, timeout, input, env, cwd) -> subprocess.CompletedProcess[bytes]:
+    """Run a command with stdout and stderr captured as bytes, stdin empty unless given, and
+    the colour variables of the test machine removed (tests set what they need)."""
     inherited = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
-    full_env = {**inherited, "COLUMNS": "120", **(env or {})}
     return subprocess.run(
-        argv,
+        list(argv),
         input=input if input is not None else b"",
         capture_output=True,
         timeout=timeout,
-        env=full_env,
+        env={**inherited, "COLUMNS": "120", **(env or {})},
         cwd=str(cwd or ROOT),
     )
