@@ -64,6 +64,13 @@ class Bench:
         self.repeat = repeat
         # Byte-compiled modules, as an installed mpdoctor has them: the warm-up runs write them.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        # mpdoctor runs as users run it, without --python: `python` on PATH is the interpreter
+        # under test (its own directory first). --python is validated by starting it once,
+        # which `mpdoctor run script.py` does not do.
+        self.path_python = os.path.join(os.path.dirname(python), "python")
+        if os.access(self.path_python, os.X_OK):
+            bindir = os.path.dirname(python)
+            self.env["PATH"] = bindir + os.pathsep + self.env.get("PATH", "")
 
     def run(self, argv: list[str], window: tuple[float, float] | None = None) -> Sample:
         return run_once(argv, window=window, env=self.env)
@@ -74,6 +81,8 @@ class Bench:
     def wrapped_argv(self, script: str, *args: str) -> list[str]:
         if not self.wrap:
             return self.plain_argv(script, *args)
+        if os.access(self.path_python, os.X_OK):
+            return [*self.wrap, str(TARGETS / script), *args]
         return [*self.wrap, f"--python={self.python}", str(TARGETS / script), *args]
 
     def pairs(
