@@ -333,21 +333,25 @@ class _Builder:
         for key in self.inp.ended_by_mpdoctor:
             if key in self.procs:
                 self.procs[key].ended_by_mpdoctor = True
+        cmdlines_by_pid: dict[int, list[list[str]]] = {}
+        for proc in self.procs.values():
+            cmdlines_by_pid.setdefault(proc.key.pid, []).append(proc.cmdline)
         for pe in self.procs.values():
             # A fork child shares its parent's command line: a forkserver's children are
             # not fork servers themselves.
-            if pe.started_as is None and not self._forked_copy(pe):
-                pe.started_as = helper_role(pe.cmdline)
+            if pe.started_as is None:
+                role = helper_role(pe.cmdline)
+                if role is not None and not self._forked_copy(pe, cmdlines_by_pid):
+                    pe.started_as = role
             if pe.name is None and pe.exe:
                 pe.name = os.path.basename(pe.exe)
 
-    def _forked_copy(self, pe: ProcessEvidence) -> bool:
+    def _forked_copy(
+        self, pe: ProcessEvidence, cmdlines_by_pid: dict[int, list[list[str]]]
+    ) -> bool:
         if pe.key in self.forked:
             return True
-        return any(
-            p.key.pid == pe.ppid and p.cmdline == pe.cmdline and p.key != pe.key
-            for p in self.procs.values()
-        )
+        return pe.ppid is not None and pe.cmdline in cmdlines_by_pid.get(pe.ppid, [])
 
 
 def _r(t: float | None) -> float | None:
