@@ -23,6 +23,13 @@ def print_report(report: Report, color: ColorChoice, *, quiet: bool = False) -> 
 
     console = make_console(sys.stderr, color.value, os.environ)
     try:
-        render_report(report, console)
+        render_report(report, console, paths_under=_cwd())
     except BrokenPipeError:
         pass  # stderr went away (`| head`): the exit status still tells
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the directory was removed under us: show absolute paths
+        return None

@@ -21,7 +21,14 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mpdoctor.model import Finding, ProcessInfo, Report
-from mpdoctor.render.formatting import abnormal, exit_text, human_bytes, lifetime, outcome_text
+from mpdoctor.render.formatting import (
+    abnormal,
+    display_path,
+    exit_text,
+    human_bytes,
+    lifetime,
+    outcome_text,
+)
 from mpdoctor.render.terminal import ColorChoice, make_console
 
 __all__ = ["ColorChoice", "make_console", "render_report"]
@@ -39,8 +46,9 @@ _COMMAND_ROLES = {"python", "non-python"}  # not started by multiprocessing: the
 _CMDLINE_CHARS = 60
 
 
-def render_report(report: Report, console: Console) -> None:
-    """Print the whole report on `console`."""
+def render_report(report: Report, console: Console, *, paths_under: str | None = None) -> None:
+    """Print the whole report on `console`; source files under the directory `paths_under` are
+    shown relative to it (the JSON report keeps them absolute)."""
     platform = report.environment.platform
     blocks: list[RenderableType] = [Rule(Text("mpdoctor", style="bold"), style="dim")]
     blocks.append(_header(report))
@@ -50,7 +58,7 @@ def render_report(report: Report, console: Console) -> None:
     if report.findings:
         blocks.append(_findings_heading(report.findings))
         for finding in report.findings:
-            blocks += [Text(), _finding(finding)]
+            blocks += [Text(), _finding(finding, paths_under)]
         blocks += [Text(), Text("remediation", style="bold"), _remediation(report.findings)]
     else:
         blocks.append(Text("no findings", style="bold green"))
@@ -172,7 +180,7 @@ def _findings_heading(findings: list[Finding]) -> Text:
     return Text(f"findings: {', '.join(parts)}", style="bold")
 
 
-def _finding(finding: Finding) -> RenderableType:
+def _finding(finding: Finding, paths_under: str | None) -> RenderableType:
     head = Text()
     head.append(finding.severity.upper(), style=_SEVERITY_STYLE.get(finding.severity, "bold"))
     head.append(" ")
@@ -183,7 +191,7 @@ def _finding(finding: Finding) -> RenderableType:
     for loc in finding.locations:
         pid = f", pid {loc.pid}" if loc.pid is not None else ""
         where = _unbroken("  at ")
-        where.append(f"{loc.file}:{loc.line}", style="bold")
+        where.append(f"{display_path(loc.file, paths_under)}:{loc.line}", style="bold")
         where.append(f" ({loc.role}{pid})", style="dim")
         parts.append(where)
     if finding.evidence:

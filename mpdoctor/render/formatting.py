@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import os
+
 from mpdoctor.diagnose.signals import signal_name
 from mpdoctor.diagnose.wording import human_bytes
 from mpdoctor.model import Outcome, ProcessInfo
 
-__all__ = ["abnormal", "exit_text", "human_bytes", "lifetime", "outcome_text", "seconds"]
+__all__ = [
+    "abnormal",
+    "display_path",
+    "exit_text",
+    "human_bytes",
+    "lifetime",
+    "outcome_text",
+    "seconds",
+]
+
+
+def display_path(file: str, base: str | None) -> str:
+    """`file` relative to `base` when it lies under it (as pytest shows paths): short enough for
+    a narrow terminal, and still resolved by editors and terminals from the directory the user is
+    in. Anything outside `base` stays absolute, never `../../..`, and so does everything when
+    `base` is the root."""
+    if base is None or not os.path.isabs(file) or os.path.dirname(base) == base:
+        return file
+    try:
+        relative = os.path.relpath(file, base)
+    except ValueError:  # another drive on Windows
+        return file
+    return file if relative.startswith(os.pardir) else relative
 
 
 def seconds(t: float) -> str:

@@ -142,6 +142,15 @@ def test_columns_and_color_always_and_no_color(tmp_path):
     assert ANSI not in no_color.stderr
 
 
+def test_locations_are_relative_to_where_mpdoctor_runs_and_absolute_elsewhere(tmp_path):
+    report = tmp_path / "report.json"
+    run = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), str(SAMPLE)])
+    assert "  at samples/process_crashed_exit_code.py:23 (started," in run.stderr.decode()
+    assert json.loads(report.read_text())["findings"][0]["locations"][0]["file"] == str(SAMPLE)
+    elsewhere = run_mpdoctor(["report", str(report)], cwd=tmp_path)
+    assert f"  at {SAMPLE}:23 (started," in elsewhere.stderr.decode()
+
+
 def test_quiet_prints_nothing_without_findings_and_everything_with_them():
     clean = run_mpdoctor(["run", "-q", "--mp-log", "off", str(ROOT / "samples" / "pool_map.py")])
     assert clean.stderr == b""

@@ -71,6 +71,22 @@ def test_urls_and_locations_are_never_broken() -> None:
     assert "  at /home/dev/app/pipeline.py:31 (created, pid 4000)" in text.splitlines()
 
 
+@pytest.mark.parametrize(
+    "paths_under, shown",
+    [
+        ("/home/dev/app", "pipeline.py:31"),
+        ("/home/dev", "app/pipeline.py:31"),
+        ("/home/dev/other", "/home/dev/app/pipeline.py:31"),  # outside: absolute, never ../
+        ("/", "/home/dev/app/pipeline.py:31"),
+        (None, "/home/dev/app/pipeline.py:31"),
+    ],
+)
+def test_locations_under_the_working_directory_are_relative(paths_under, shown) -> None:
+    console = plain_console()
+    render_report(report_with_findings(), console, paths_under=paths_under)
+    assert f"  at {shown} (created, pid 4000)" in console.file.getvalue().splitlines()
+
+
 def test_colour_on_a_terminal() -> None:
     console = Console(
         file=io.StringIO(), width=100, force_terminal=True, color_system="standard", _environ={}
