@@ -28,12 +28,35 @@ class Session:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def create_session() -> Session:
+def create_session(parent: str | None = None) -> Session:
     """A fresh directory only this user can read (mkdtemp makes it 0700), with `events/`."""
-    path = Path(tempfile.mkdtemp(prefix="mpdoctor-"))
+    path = Path(tempfile.mkdtemp(prefix="mpdoctor-", dir=parent or session_parent()))
     os.chmod(path, 0o700)
     (path / "events").mkdir(mode=0o700)
     return Session(path)
+
+
+def session_parent(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where session directories go: a directory the user chose with TMPDIR, else a RAM-backed
+    one (every probed process creates its event file there: about 20 us on tmpfs against
+    70-270 us on a disk file system), else tempfile's default (None)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("TMPDIR"):
+        return None
+    runtime = environ.get("XDG_RUNTIME_DIR")  # per-user tmpfs, 0700 (systemd)
+    if runtime and _private_dir(runtime):
+        return runtime
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
+        return "/dev/shm"
+    return None
+
+
+def _private_dir(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and st.st_mode & 0o077 == 0 and os.access(path, os.W_OK)
 
 
 def target_env(
