@@ -101,9 +101,9 @@ def test_exception_inside_a_hooked_import_keeps_its_traceback(python: Path, tmp_
     program.write_text(
         "import os, sys\n"
         "if 'MPDOCTOR_SESSION' in os.environ:\n"
-        "    from _mpdoctor_probe import _imports\n"
-        "    _imports._STDLIB = os.path.dirname(os.path.abspath(__file__)) + os.sep\n"
-        "    _imports.watch('hooked_boom')\n"
+        "    from _mpdoctor_probe import _mp\n"
+        "    _mp._STDLIB = os.path.dirname(os.path.abspath(__file__)) + os.sep\n"
+        "    _mp.watch('hooked_boom')\n"
         "import hooked_boom\n"
     )
     plain = run_unprobed(python, program, cwd=tmp_path)

@@ -14,14 +14,14 @@ whole probe is allowed 1 ms): the event log and three cheap entry points.
 * Audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
   `_audit`.
 * sys.meta_path finder: one set lookup per import; the few watched standard-library modules go
-  to `_imports`, which runs the multiprocessing hooks (`_mp`) once they are executed.
+  to `_mp`, which runs the multiprocessing hooks once they are executed.
 """
 
 import os
 import sys
 import time
 
-# Modules whose import the probe hooks (`_imports.watch` adds traceback in multiprocessing
+# Modules whose import the probe hooks (`_mp.watch` adds traceback in multiprocessing
 # children).
 WATCHED = {
     "multiprocessing",
@@ -64,9 +64,9 @@ def start() -> None:
         sys.addaudithook(_audit_hook)
         sys.meta_path.insert(0, Finder())
         if not WATCHED.isdisjoint(sys.modules):
-            from . import _imports
+            from . import _mp
 
-            _imports.hook_imported()  # started late: multiprocessing is already there
+            _mp.hook_imported()  # started late: multiprocessing is already there
     except Exception:
         disable()
 
@@ -90,11 +90,11 @@ class Finder:
         if name not in _watched or not on:
             return None
         try:  # never fail the program's import (e.g. late in interpreter shutdown)
-            from . import _imports
+            from . import _mp
         except Exception:
             disable()
             return None
-        return _imports.hooked_spec(self, name, path, target)
+        return _mp.hooked_spec(self, name, path, target)
 
     def invalidate_caches(self):
         pass

@@ -4,7 +4,7 @@ Creation is recorded at the first worker start, which for a Pool is inside `Pool
 the user's `Pool(...)` line. A ProcessPoolExecutor starts workers on its first submit/map; its
 site is the line that created it, noted when its __init__ sets `_shutdown_thread = False`.
 Nothing wraps a method, so no program exception ever passes through the probe. Creations and
-ends are seen through writes to attributes (`_imports._Watch`); this module is loaded by the
+ends are seen through writes to attributes (`_watches`); this module is loaded by the
 first executor or pool worker of this process:
 
 * `Pool._state`: Pool.close() writes CLOSE, Pool.terminate() (and `with` exit) TERMINATE.
@@ -134,7 +134,7 @@ def _note_creation(executor) -> None:
 
 
 def on_finalizer_callback(finalizer, value, old) -> None:
-    """A Pool's finalizer has just run its _terminate_pool (see _imports._finalizer_filter)."""
+    """A Pool's finalizer has just run its _terminate_pool (see _watches._finalizer_filter)."""
     args = finalizer.__dict__.get("_args") or ()
     if len(args) > 3:
         terminated_by_list(args[3], sys.modules["multiprocessing.util"]._exiting)

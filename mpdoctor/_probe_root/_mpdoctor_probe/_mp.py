@@ -1,0 +1,362 @@
+"""What every multiprocessing process of the tree runs: the import hooks and the children set.
+
+Every spawned child loads this module, so it holds only that path (each module a child imports
+costs it about 0.5 M instructions; `_parent`, `_watches`, `_pools`, `_resources`, `_stack`,
+`_mplog` and `_failures` load only when they have work).
+
+Import hooks. The finder at the front of sys.meta_path (package __init__) returns None for every
+other name after one set lookup. For a watched name it asks the remaining finders for the real
+spec and, if the module comes from the standard library (a user's own `multiprocessing.py` is
+left alone), puts a wrapper in the loader instance's `exec_module` that runs the module, removes
+itself, then calls `on_import`. The wrapper's code claims importlib's file name, so CPython's
+traceback cleanup for imports (`remove_importlib_frames`) trims it together with importlib's own
+frames: an exception raised while such a module executes shows exactly the traceback it shows
+without the probe.
+
+Children, observed without adding frames to any traceback:
+
+* `multiprocessing.process._children` becomes a `ChildSet`. `Process.start()` calls
+  `_children.add(p)` only after Popen succeeded (-> `child-start`); `join()`, `is_alive()`,
+  `close()` and `_cleanup()` call `_children.discard(p)` once the child is reaped
+  (-> `child-exit` with `p._popen.returncode`). No program exception passes through either.
+* `multiprocessing.process._dangling` (a WeakSet every Process joins in `__init__`) becomes a
+  `DanglingSet` that notes the target's name: `start()` deletes `_target` before `add`.
+* In a child, `_bootstrap` resets `_children = set()`, sets `_current_process`, builds
+  `_ParentProcess(...)`, then runs the after-fork callbacks of `multiprocessing.util`. Ours
+  (`_bootstrapped`) re-installs the ChildSet, writes `bootstrap` and arms the capture of an
+  exception escaping the target (`_failures.patch_print_exc`). Fork and forkserver children run
+  the after-fork callbacks; spawn children do not on 3.10+ (SpawnProcess._after_fork is a
+  no-op), so a spawn child (known from its command line) gets a one-shot `_ParentProcess`
+  replacement that restores the class, builds the real object and calls `_bootstrapped`;
+  `_ParentProcess.__init__` only stores attributes, so no exception can pass through it.
+"""
+
+import os
+import sys
+from _weakrefset import WeakSet
+
+import _mpdoctor_probe as probe
+from _mpdoctor_probe import WATCHED
+
+# Order in which already-imported modules are hooked when the probe starts late.
+_ORDER = (
+    "multiprocessing",
+    "multiprocessing.process",
+    "multiprocessing.util",
+    "multiprocessing.pool",
+    "concurrent.futures.process",
+    "multiprocessing.resource_tracker",
+    "traceback",
+)
+
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def hooked_spec(finder, name, path, target):
+    """The spec of watched module `name`, its loader set to run our hook (None: not ours)."""
+    try:
+        spec = None
+        for other in sys.meta_path:
+            if other is finder:
+                continue
+            find = getattr(other, "find_spec", None)
+            if find is not None:
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+        if spec is None or not (spec.origin or "").startswith(_STDLIB):
+            return None  # importlib asks the other finders itself
+        loader = spec.loader
+        if loader is None or isinstance(loader, type):
+            return None  # a class-level loader (builtin, frozen) is shared: never patch it
+        # A bound method adds no frame of its own; it lives on this loader instance only.
+        loader.exec_module = _BoundMethod(_exec_then_hook, (name, loader, loader.exec_module))
+        return spec
+    except Exception:
+        return None
+
+
+def _exec_then_hook(state, module):
+    name, loader, exec_module = state
+    try:
+        del loader.exec_module  # the loader is the module's __loader__: leave it as it was
+    except AttributeError:
+        pass
+    exec_module(module)
+    run_hook(name, module)
+
+
+class _Any:
+    def method(self):
+        pass
+
+
+_BoundMethod = type(_Any().method)
+# Frames of importlib's files are removed from import tracebacks along with importlib's own.
+_exec_then_hook.__code__ = _exec_then_hook.__code__.replace(
+    co_filename="<frozen importlib._bootstrap_external>"
+)
+
+
+def run_hook(name: str, module) -> None:
+    """Run the probe's hook for a freshly imported watched module (never raises)."""
+    if not probe.on:
+        return
+    try:
+        on_import(name, module)
+    except Exception:
+        probe.disable()
+
+
+def watch(name: str) -> None:
+    """Also hook `name` (now if it is already imported, else when it is)."""
+    WATCHED.add(name)
+    module = sys.modules.get(name)
+    if module is not None:
+        run_hook(name, module)
+
+
+def hook_imported() -> None:
+    """The probe started after some watched modules were imported: hook them now."""
+    for name in _ORDER:
+        module = sys.modules.get(name)
+        if module is not None and name in WATCHED:
+            run_hook(name, module)
+
+
+def on_import(name: str, module) -> None:
+    if name == "multiprocessing":
+        _mp_event(module)
+    elif name == "multiprocessing.process":
+        install(module, role() == "spawn-child")
+    elif name == "multiprocessing.util":
+        # our callback runs in every fork and forkserver child's _bootstrap
+        module.register_after_fork(_TOKEN, _bootstrapped)
+        if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
+            from . import _mplog
+
+            _mplog.setup(module)
+    elif name == "multiprocessing.pool":
+        from . import _watches
+
+        _watches.watch_pool(module)
+    elif name == "concurrent.futures.process":
+        from . import _watches
+
+        _watches.watch_executor(module)
+    elif name == "multiprocessing.resource_tracker":
+        if role() == "resource-tracker":
+            from . import _failures
+
+            _failures.watch_tracker_warnings()
+        else:
+            _record_resources(module)
+    elif name == "traceback":
+        from . import _failures
+
+        _failures.patch_print_exc(module, _bootstrap_code)
+
+
+def _record_resources(tracker) -> None:
+    """Wrap resource_tracker.register / unregister (shared_memory and synchronize look them up
+    on the module at each call, so these see every block and named semaphore). Every spawn child
+    imports resource_tracker; `_resources` (and `_stack`) load only at the first call. The one
+    frame this adds shows only if the tracker's own pipe fails, which the program cannot cause."""
+    register, unregister = tracker.register, tracker.unregister
+
+    def register_recorded(name, rtype):
+        _resource_event("register", name, rtype, sys._getframe(1))
+        return register(name, rtype)
+
+    def unregister_recorded(name, rtype):
+        _resource_event("unregister", name, rtype, sys._getframe(1))
+        return unregister(name, rtype)
+
+    tracker.register, tracker.unregister = register_recorded, unregister_recorded
+
+
+def _resource_event(op, name, rtype, caller) -> None:
+    if not probe.on:
+        return
+    try:  # observing must never break the program's register / unregister
+        from . import _resources
+
+        _resources.record(op, name, rtype, caller)
+    except Exception:
+        pass
+
+
+def _mp_event(mp) -> None:
+    context = mp.context._default_context  # DefaultContext; never fix the method from here
+    probe.emit(
+        "mp",
+        {
+            "method": context.get_start_method(allow_none=True),
+            "default_method": context._default_context.get_start_method(),
+            "role": role(),
+        },
+    )
+
+
+# Which multiprocessing helper this process is, from its command line. multiprocessing starts
+# its helpers as `python -c CODE`: a spawn child runs spawn_main with `--multiprocessing-fork`,
+# the fork server `forkserver import main`, the resource tracker `resource_tracker import main`.
+# sys.argv holds only `-c` and the arguments, so the code comes from sys.orig_argv (3.10+) or
+# /proc/self/cmdline. It describes the process image: a fork child shares its parent's.
+
+_role = False  # not computed yet (None is a valid answer)
+
+
+def role() -> "str | None":
+    """spawn-child | forkserver | resource-tracker, or None for any other process."""
+    global _role
+    if _role is False:
+        argv = getattr(sys, "argv", None) or [""]
+        if argv[0] != "-c":
+            _role = None
+        elif argv[1:2] == ["--multiprocessing-fork"]:
+            _role = "spawn-child"
+        else:
+            code = _command_code()
+            if "multiprocessing.forkserver import main" in code:
+                _role = "forkserver"
+            elif "multiprocessing.resource_tracker import main" in code:
+                _role = "resource-tracker"
+            else:
+                _role = None
+    return _role
+
+
+def _command_code() -> str:
+    argv = getattr(sys, "orig_argv", None)
+    if argv is None:
+        try:
+            fd = os.open("/proc/self/cmdline", os.O_RDONLY)
+        except OSError:
+            return ""
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        argv = b"".join(chunks).decode("utf-8", "surrogateescape").split("\0")
+    try:
+        return argv[argv.index("-c") + 1]
+    except (ValueError, IndexError):
+        return ""
+
+
+# Children
+
+_process = None  # the multiprocessing.process module
+_bootstrapped_pid = 0  # the pid whose bootstrap was recorded (spawn children on 3.8/3.9 see both)
+
+
+class ChildSet(set):
+    __slots__ = ()
+
+    def add(self, process):
+        set.add(self, process)
+        if probe.on:
+            parent = _parent_side()
+            if parent is not None:
+                parent.started(process, sys._getframe(1))
+
+    def discard(self, process):
+        if process in self:
+            set.discard(self, process)
+            if probe.on:
+                parent = _parent_side()
+                if parent is not None:
+                    parent.reaped(process)
+
+
+class DanglingSet(WeakSet):
+    def add(self, item):
+        WeakSet.add(self, item)
+        if probe.on:
+            parent = _parent_side()
+            if parent is not None:
+                parent.note_target(item)
+
+
+def _parent_side():
+    """The `_parent` module, loaded at this process's first Process (None: probe disabled)."""
+    try:
+        from . import _parent
+
+        return _parent
+    except Exception:  # never into the program's Process() or start()
+        probe.disable()
+        return None
+
+
+def install(process, spawn_child: bool) -> None:
+    """Hook multiprocessing.process (just imported)."""
+    global _process
+    _process = process
+    process._children = ChildSet(process._children)
+    process._dangling = DanglingSet(process._dangling)
+    if spawn_child:
+        _hook_parent_process(process)
+
+
+def _hook_parent_process(process) -> None:
+    real = process._ParentProcess
+
+    def _ParentProcess(name, pid, sentinel):
+        process._ParentProcess = real
+        parent = real(name, pid, sentinel)
+        _bootstrapped(None)
+        return parent
+
+    process._ParentProcess = _ParentProcess
+
+
+class _Token:
+    """register_after_fork keeps its objects in a WeakValueDictionary: this one lives forever."""
+
+
+_TOKEN = _Token()
+
+
+def _bootstrapped(_token) -> None:
+    global _bootstrapped_pid
+    if not probe.on or _process is None or _bootstrapped_pid == probe.pid:
+        return
+    _bootstrapped_pid = probe.pid
+    try:
+        _process._children = ChildSet()
+        parent = sys.modules.get("_mpdoctor_probe._parent")
+        if parent is not None:
+            parent.forget()
+        me = _process.current_process()
+        method = me._start_method
+        if method is None:
+            context = sys.modules["multiprocessing.context"]._default_context
+            method = context.get_start_method(allow_none=True)
+        probe.emit(
+            "bootstrap",
+            {
+                "name": me.name,
+                "method": method,
+                "parent_pid": me._parent_pid,
+                "daemon": bool(me.daemon),
+            },
+        )
+        _arm_exception_capture()
+    except Exception:
+        probe.disable()
+
+
+_bootstrap_code = None  # BaseProcess._bootstrap's code, once this process is a child
+
+
+def _arm_exception_capture() -> None:
+    global _bootstrap_code
+    _bootstrap_code = _process.BaseProcess._bootstrap.__code__
+    watch("traceback")  # _failures.patch_print_exc, now or when traceback is imported

@@ -1,0 +1,88 @@
+"""Pool and executor ends, seen through writes to a few attributes of their classes.
+
+Installed when multiprocessing.pool or concurrent.futures.process is imported (by `_mp`), so a
+spawned child that runs no pool never loads it.
+"""
+
+import sys
+
+import _mpdoctor_probe as probe
+
+# Writes to a few attributes of multiprocessing's classes, seen through a class-level data
+# descriptor with `__set__` only: reads still come straight from the instance dict (no cost,
+# no frame) and nothing a program does passes through it. The filters are cheap; `_pools` is
+# imported by an executor's creation or a pool's first worker start, so a process that creates
+# no pool never loads it. A filter answers False (ignore), True (call `_pools` if loaded) or
+# "load" (import `_pools` and call it).
+
+_terminate_pool = None  # Pool._terminate_pool's function
+
+
+def watch_pool(pool_module) -> None:
+    """multiprocessing.pool was just imported."""
+    global _terminate_pool
+    cls = pool_module.Pool
+    watch(cls, "_state", _pool_state_filter, "on_pool_state")
+    watch(pool_module.util.Finalize, "_callback", _finalizer_filter, "on_finalizer_callback")
+    _terminate_pool = cls._terminate_pool.__func__
+
+
+def watch_executor(process_module) -> None:
+    """concurrent.futures.process was just imported."""
+    cls = process_module.ProcessPoolExecutor
+    watch(cls, "_shutdown_thread", _executor_flag_filter, "on_executor_flag")
+
+
+def _pool_state_filter(obj, value, old) -> bool:
+    return value == "CLOSE" or value == "TERMINATE"
+
+
+def _finalizer_filter(obj, value, old) -> bool:
+    """Finalize clears _callback after calling it: was it a Pool's _terminate_pool?"""
+    return value is None and getattr(old, "__func__", None) is _terminate_pool
+
+
+def _executor_flag_filter(obj, value, old):
+    if value is False and old is None:
+        return "load"  # ProcessPoolExecutor.__init__: note the user's line that created it
+    return value is True
+
+
+class _Watch:
+    __slots__ = ("callback", "filter", "name")
+
+    def __init__(self, name, filter, callback):
+        self.name = name
+        self.filter = filter
+        self.callback = callback
+
+    def __set__(self, obj, value):
+        values = obj.__dict__
+        old = values.get(self.name)
+        values[self.name] = value
+        if not probe.on:
+            return
+        try:  # the filter may touch the program's objects (a Finalize callback of its own)
+            wanted = self.filter(obj, value, old)
+        except Exception:
+            return
+        if wanted:
+            try:
+                pools = sys.modules.get("_mpdoctor_probe._pools")
+                if pools is None and wanted == "load":
+                    from . import _pools as pools
+                if pools is not None:  # not loaded: no pool registered in this process
+                    getattr(pools, self.callback)(obj, value, old)
+            except Exception:
+                probe.disable()
+
+    def __delete__(self, obj):
+        try:
+            del obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+
+def watch(cls, name, filter, callback) -> None:
+    if name not in cls.__dict__:
+        setattr(cls, name, _Watch(name, filter, callback))
