@@ -265,14 +265,18 @@ class Sampler:
         self._wake_r = self._wake_w = -1
 
     def _run(self) -> None:
-        last = 0.0
+        last = last_full = 0.0
         while not self._stop.is_set():
             gap = time.monotonic() - last
             if gap < self.min_gap:  # woken by a burst of new processes: coalesce
                 self._stop.wait(self.min_gap - gap)
-            self.sample()
             last = time.monotonic()
-            self._wait(self.interval)
+            if last - last_full >= self.interval:
+                self.sample()
+                last_full = last
+            else:  # woken by the probe between ticks: read only what it announced
+                self.sample_announced()
+            self._wait(max(0.0, self.interval - (time.monotonic() - last_full)))
 
     def _wait(self, timeout: float) -> None:
         fds = [self._wake_r] + ([self._watch.fileno()] if self._watch else [])
@@ -282,7 +286,7 @@ class Sampler:
             self._stop.wait(timeout)
             return
         if self._watch is not None and self._watch.fileno() in ready:
-            self._watch.drain()  # the names are read back from the directory by _discover
+            self._watch.drain()  # the names are read back from the directory
 
     # -- sampling --------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -295,6 +299,21 @@ class Sampler:
             self._refresh_live(t)
             self._discover(t)
             self.samples_taken += 1
+
+    def sample_announced(self) -> None:
+        """Read only the processes the probe announced since the last look (no /proc scan):
+        a spawned child costs the monitor a few small reads, not a tick over the whole tree."""
+        with self._lock:
+            t = self.now_s()
+            announced = self._announced_keys()
+            readings = [
+                r
+                for key in announced
+                if key.pid not in self._live and (r := self.reader.read(key.pid)) is not None
+            ]
+            for reading in sorted(readings, key=lambda r: (r.key.create_time, r.key.pid)):
+                if reading.key in announced:  # not a new process on a reused pid
+                    self._add(reading, t)
 
     def sample_pid(self, pid: int) -> None:
         """Read one process now (before the monitor reaps it: its zombie's last numbers)."""
