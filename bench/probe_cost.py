@@ -1,6 +1,6 @@
 """Measure what the probe costs (not a test; prints numbers for docs and reviews).
 
-    python3 tests/probe/measure_cost.py [--runs 40] [--python PATH ...]
+    python3 bench/probe_cost.py [--runs 40] [--python PATH ...]
 
 For each interpreter:
 * startup: `-X importtime -c pass` with the probe and a fresh session per run; the `sitecustomize`
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "probe"))
 from probe_support import PROBE_ROOT, SUPPORTED, find_python
 
 HOOK_BENCH = r"""
