@@ -76,7 +76,10 @@ class Reader(Protocol):
         changed: a process with no page fault since then cannot have grown its peak RSS."""
         ...
 
-    def details(self, pid: int) -> Details: ...
+    def details(self, pid: int, comm: str | None = None) -> Details:
+        """Command line, executable and name (`comm`: the name a reading just gave)."""
+        ...
+
     def exe(self, pid: int) -> str | None: ...
 
 
@@ -110,9 +113,11 @@ class ProcfsReader:
             activity=activity,
         )
 
-    def details(self, pid: int) -> Details:
-        stat = procfs.read_stat(pid)
-        return Details(procfs.cmdline(pid) or [], procfs.exe(pid), stat.comm if stat else None)
+    def details(self, pid: int, comm: str | None = None) -> Details:
+        if comm is None:
+            stat = procfs.read_stat(pid)
+            comm = stat.comm if stat else None
+        return Details(procfs.cmdline(pid) or [], procfs.exe(pid), comm)
 
     def exe(self, pid: int) -> str | None:
         return procfs.exe(pid)
@@ -153,7 +158,7 @@ class PsutilReader:
         except (ps.Error, OSError):
             return None
 
-    def details(self, pid: int) -> Details:
+    def details(self, pid: int, comm: str | None = None) -> Details:
         ps = self._psutil
         try:
             proc = ps.Process(pid)
@@ -306,14 +311,18 @@ class Sampler:
         with self._lock:
             t = self.now_s()
             announced = self._announced_keys()
-            readings = [
-                r
-                for key in announced
-                if key.pid not in self._live and (r := self.reader.read(key.pid)) is not None
-            ]
+            readings = []
+            for key in announced:
+                if self._live.get(key.pid) == key:
+                    continue
+                reading = self.reader.read(key.pid)
+                if reading is not None and reading.key == key:  # else gone, or pid reused
+                    readings.append(reading)
             for reading in sorted(readings, key=lambda r: (r.key.create_time, r.key.pid)):
-                if reading.key in announced:  # not a new process on a reused pid
-                    self._add(reading, t)
+                old = self._live.get(reading.key.pid)
+                if old is not None:  # an older process on this pid ended between ticks
+                    self._records[old].gone_s = t
+                self._add(reading, t)
 
     def sample_pid(self, pid: int) -> None:
         """Read one process now (before the monitor reaps it: its zombie's last numbers)."""
@@ -389,10 +398,11 @@ class Sampler:
         return keys
 
     def _add(self, reading: Reading, t: float) -> None:
-        if reading.key in self._records:
+        fresh = reading.key not in self._records
+        if not fresh:
             record = self._records[reading.key]
         else:
-            details = self.reader.details(reading.key.pid)
+            details = self.reader.details(reading.key.pid, reading.comm)
             record = ProcessSample(
                 key=reading.key,
                 ppid=reading.ppid,
@@ -404,9 +414,11 @@ class Sampler:
             )
             self._records[reading.key] = record
         self._live[reading.key.pid] = reading.key
-        self._update(record, reading, t)
+        self._update(record, reading, t, details_read=fresh)
 
-    def _update(self, record: ProcessSample, reading: Reading, t: float) -> None:
+    def _update(
+        self, record: ProcessSample, reading: Reading, t: float, details_read: bool = False
+    ) -> None:
         ran = reading.activity is None or reading.activity != record.activity
         record.activity = reading.activity
         record.last_seen_s = t
@@ -425,7 +437,7 @@ class Sampler:
             if reading.zombie_status is not None:
                 record.zombie_status = reading.zombie_status
             return
-        if not ran:
+        if not ran or details_read:
             return  # an exec faults pages in: idle since the last tick, same program
         # exec keeps the pid and start time but changes the program (the pyenv shim execs
         # the real python): re-read what it runs when its executable changed.

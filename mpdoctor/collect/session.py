@@ -36,19 +36,36 @@ def create_session(parent: str | None = None) -> Session:
     return Session(path)
 
 
+# A RAM file system is used only with this much free: /dev/shm is often 64 MiB in containers
+# and also holds the program's own semaphores and shared memory, which must never run short.
+MIN_FREE_RAM_FS = 256 * 1024 * 1024
+
+
 def session_parent(environ: Mapping[str, str] | None = None) -> str | None:
     """Where session directories go: a directory the user chose with TMPDIR, else a RAM-backed
-    one (every probed process creates its event file there: about 20 us on tmpfs against
-    70-270 us on a disk file system), else tempfile's default (None)."""
+    one with room to spare (every probed process creates its event file there: about 20 us on
+    tmpfs against 70-270 us on a disk file system), else tempfile's default (None)."""
     environ = os.environ if environ is None else environ
     if environ.get("TMPDIR"):
         return None
     runtime = environ.get("XDG_RUNTIME_DIR")  # per-user tmpfs, 0700 (systemd)
-    if runtime and _private_dir(runtime):
+    if runtime and _private_dir(runtime) and _roomy(runtime):
         return runtime
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
+    if (
+        os.path.isdir("/dev/shm")
+        and os.access("/dev/shm", os.W_OK | os.X_OK)
+        and _roomy("/dev/shm")
+    ):
         return "/dev/shm"
     return None
+
+
+def _roomy(path: str) -> bool:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= MIN_FREE_RAM_FS
 
 
 def _private_dir(path: str) -> bool:

@@ -90,7 +90,7 @@ class FakeReader:
     def read(self, pid: int, prev_activity: int | None = None) -> Reading | None:
         return self.table.get(pid)
 
-    def details(self, pid: int):
+    def details(self, pid: int, comm: str | None = None):
         from mpdoctor.collect.sampler import Details
 
         return Details([f"prog-{pid}"], None, f"p{pid}")
@@ -157,6 +157,8 @@ def test_psutil_reader_agrees_with_procfs_reader(kill_later):
     proc = subprocess.Popen(SLEEP)
     kill_later(proc)
     wait_for(lambda: procfs.cmdline(proc.pid) == SLEEP)
+    # settled into its sleep, so both readers see the same state
+    wait_for(lambda: procfs.read_stat(proc.pid).state == "S")
     a, b = ProcfsReader().read(proc.pid), PsutilReader().read(proc.pid)
     assert a is not None and b is not None
     assert (a.key, a.ppid, a.state, a.num_threads) == (b.key, b.ppid, b.state, b.num_threads)
@@ -197,6 +199,22 @@ def test_a_probe_announcement_reads_only_the_announced_process(tmp_path):
     assert scans == []  # no /proc scan between ticks
     sampler.sample()  # the next tick finds the rest
     assert {k.pid for k in sampler.alive()} == {500, 600, 601}
+
+
+def test_an_announcement_on_a_reused_pid_replaces_the_old_process(tmp_path):
+    events = tmp_path / "events"
+    events.mkdir()
+    reader = FakeReader()
+    sampler = Sampler(1, 0.0, reader=reader, events_dir=events)
+    reader.table = {600: reading(600, 10.0, 1)}
+    sampler.sample()
+    # 600 ends; an orphan started elsewhere gets its pid and the probe announces it
+    new = identity.key_from_ticks(600, 3000)
+    reader.table = {600: reading(600, new.create_time, 77)}
+    (events / "600-3000.jsonl").write_text("")
+    sampler.sample_announced()
+    assert sampler.alive() == [new]
+    assert sampler.processes()[ProcessKey(600, 10.0)].gone_s is not None
 
 
 def test_a_parent_and_child_born_in_the_same_tick_are_both_found():

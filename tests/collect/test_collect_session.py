@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+from mpdoctor.collect import session as session_module
 from mpdoctor.collect.session import create_session, session_parent
 
 
@@ -28,6 +29,13 @@ def test_a_shared_or_missing_runtime_dir_is_not_used(tmp_path):
     assert session_parent({"XDG_RUNTIME_DIR": str(shared)}) == "/dev/shm"
     assert session_parent({"XDG_RUNTIME_DIR": str(tmp_path / "absent")}) == "/dev/shm"
     assert session_parent({}) == "/dev/shm"
+
+
+def test_a_ram_file_system_without_room_to_spare_is_not_used(tmp_path, monkeypatch):
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setattr(session_module, "MIN_FREE_RAM_FS", 1 << 62)  # more than any disk
+    assert session_parent({"XDG_RUNTIME_DIR": str(runtime)}) is None
 
 
 def test_the_session_is_private_and_has_an_events_directory(tmp_path):

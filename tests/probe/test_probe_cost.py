@@ -48,8 +48,9 @@ def test_startup_loads_one_module_and_nothing_else(python: Path, tmp_path: Path)
 
 @pytest.mark.parametrize("python", PYTHONS)
 def test_a_spawned_child_loads_one_more_module(python: Path, tmp_path: Path) -> None:
-    # what a spawn child imports (spawn_main sets up resource_tracker)
-    code = "import multiprocessing.spawn, multiprocessing.resource_tracker; " + SHOW_MODULES
+    # what a spawn child imports (spawn_main sets up resource_tracker), with its argv
+    code = "import sys; sys.argv[:] = ['-c', '--multiprocessing-fork']; "
+    code += "import multiprocessing.spawn, multiprocessing.resource_tracker; " + SHOW_MODULES
     plain = _modules(python, probe_env(None), code)
     probed = _modules(python, probe_env(_session(tmp_path)), code)
     assert probed - plain == {"_mpdoctor_probe", "_mpdoctor_probe._mp"}  # no stdlib extra
@@ -60,5 +61,11 @@ def test_pool_watches_load_with_the_pool_module(python: Path, tmp_path: Path) ->
     code = "import multiprocessing.pool, concurrent.futures.process; " + SHOW_MODULES
     plain = _modules(python, probe_env(None), code)
     probed = _modules(python, probe_env(_session(tmp_path)), code)
-    # `_parent`, `_pools` and the rest load only when a process or pool starts
-    assert probed - plain == {"_mpdoctor_probe", "_mpdoctor_probe._mp", "_mpdoctor_probe._watches"}
+    # a program's root also loads `_parent` (see _mp.install); `_pools` and the rest load only
+    # when a pool starts
+    assert probed - plain == {
+        "_mpdoctor_probe",
+        "_mpdoctor_probe._mp",
+        "_mpdoctor_probe._parent",
+        "_mpdoctor_probe._watches",
+    }

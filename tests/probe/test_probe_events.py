@@ -186,6 +186,20 @@ def test_target_raises(python: Path, method: str) -> None:
 
 @pytest.mark.parametrize("method", START_METHODS)
 @pytest.mark.parametrize("python", PYTHONS)
+def test_a_fork_grandchild_of_any_child_bootstraps(python: Path, method: str) -> None:
+    run = run_probed(python, PROGRAMS / "nested_fork_raises.py", method)
+    assert run.returncode == 0, run.text()
+    assert run.stdout.decode().splitlines() == ["grandchild exitcode 1", "child exitcode 0"]
+    [child] = _started_children(run, run.main_pid)
+    [grandchild] = _started_children(run, child["child"])
+    assert run.one("bootstrap", child["child"])["method"] == method
+    assert run.one("bootstrap", grandchild["child"])["method"] == "fork"
+    assert run.one("exception", grandchild["child"])["message"] == "grandchild boom"
+    assert run.one("child-exit", child["child"])["exitcode"] == 1
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
 def test_resource_tracker_leak_warning(python: Path, method: str) -> None:
     run = run_probed(python, PROGRAMS / "shm_leak.py", method)
     assert run.returncode == 0, run.text()

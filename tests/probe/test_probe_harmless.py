@@ -49,6 +49,14 @@ def test_crashing_child(python: Path, method: str) -> None:
 
 @pytest.mark.parametrize("method", START_METHODS)
 @pytest.mark.parametrize("python", PYTHONS)
+def test_print_exc_starting_a_thread_in_a_child(python: Path, method: str) -> None:
+    # no caller frame: the probe's print_exc must not fail where the original prints
+    plain = assert_same(python, "print_exc_thread.py", method)
+    assert plain.stderr.count(b"NoneType: None") == 2
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+@pytest.mark.parametrize("python", PYTHONS)
 def test_exception_in_main(python: Path, method: str) -> None:
     plain = assert_same(python, "main_raises.py", method)
     assert plain.returncode == 1 and b"RuntimeError: main failed with 0" in plain.stderr

@@ -1,36 +1,14 @@
 """Failures the program prints: a process target's exception, the resource tracker's warnings.
 
-* An exception escaping a process target, as `BaseProcess._bootstrap` is about to print it:
-  `exception` with the text `traceback.format_exception` gives, the same text print_exc prints
-  next. `_bootstrap` prints it with `import traceback; traceback.print_exc()`. In a child,
-  `traceback.print_exc` (looked up at call time) becomes a function that, only when its caller
-  is `_bootstrap`, records the exception, then calls the original: the printed bytes are the
-  original's. `traceback` is patched when it is imported (`_mp` watches it once the child has
-  bootstrapped), so a child that never fails never imports it for us.
+* An exception escaping a process target, as `BaseProcess._bootstrap` is about to print it
+  (`_mp._patch_print_exc` calls `record_exception`): `exception` with the text
+  `traceback.format_exception` gives, the same text print_exc prints next.
 * In the resource tracker, `warnings.showwarning` records `warning` then calls the original.
 """
 
 import sys
 
 import _mpdoctor_probe as probe
-
-
-def patch_print_exc(traceback, bootstrap_code) -> None:
-    """Hook the traceback module (just imported, or already there) in a multiprocessing child;
-    `bootstrap_code` is BaseProcess._bootstrap's code object."""
-    if bootstrap_code is None or getattr(traceback.print_exc, "_mpdoctor", False):
-        return
-    original = traceback.print_exc
-
-    def print_exc(limit=None, file=None, chain=True):
-        if sys._getframe(1).f_code is bootstrap_code:
-            record_exception(traceback)
-        return original(limit=limit, file=file, chain=chain)
-
-    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-        setattr(print_exc, attr, getattr(original, attr, None))
-    print_exc._mpdoctor = True
-    traceback.print_exc = print_exc
 
 
 def record_exception(traceback) -> None:

@@ -24,7 +24,7 @@ Children, observed without adding frames to any traceback:
 * In a child, `_bootstrap` resets `_children = set()`, sets `_current_process`, builds
   `_ParentProcess(...)`, then runs the after-fork callbacks of `multiprocessing.util`. Ours
   (`_bootstrapped`) re-installs the ChildSet, writes `bootstrap` and arms the capture of an
-  exception escaping the target (`_failures.patch_print_exc`). Fork and forkserver children run
+  exception escaping the target (`_patch_print_exc`). Fork and forkserver children run
   the after-fork callbacks; spawn children do not on 3.10+ (SpawnProcess._after_fork is a
   no-op), so a spawn child (known from its command line) gets a one-shot `_ParentProcess`
   replacement that restores the class, builds the real object and calls `_bootstrapped`;
@@ -152,9 +152,7 @@ def on_import(name: str, module) -> None:
         else:
             _record_resources(module)
     elif name == "traceback":
-        from . import _failures
-
-        _failures.patch_print_exc(module, _bootstrap_code)
+        _patch_print_exc(module)
 
 
 def _record_resources(tracker) -> None:
@@ -262,37 +260,33 @@ class ChildSet(set):
     def add(self, process):
         set.add(self, process)
         if probe.on:
-            parent = _parent_side()
-            if parent is not None:
-                parent.started(process, sys._getframe(1))
+            _parent_side("started", process, sys._getframe(1))
 
     def discard(self, process):
         if process in self:
             set.discard(self, process)
             if probe.on:
-                parent = _parent_side()
-                if parent is not None:
-                    parent.reaped(process)
+                _parent_side("reaped", process)
 
 
 class DanglingSet(WeakSet):
     def add(self, item):
         WeakSet.add(self, item)
         if probe.on:
-            parent = _parent_side()
-            if parent is not None:
-                parent.note_target(item)
+            _parent_side("note_target", item)
 
 
-def _parent_side():
-    """The `_parent` module, loaded at this process's first Process (None: probe disabled)."""
+def _parent_side(name, *args) -> None:
+    """Call `_parent.<name>` (which never raises), loading `_parent` at this process's first
+    Process(); nothing reaches the program's Process() or start()."""
     try:
         from . import _parent
 
-        return _parent
-    except Exception:  # never into the program's Process() or start()
+        function = getattr(_parent, name)
+    except Exception:  # e.g. re-entered while `_parent` is still loading
         probe.disable()
-        return None
+        return
+    function(*args)
 
 
 def install(process, spawn_child: bool) -> None:
@@ -303,6 +297,11 @@ def install(process, spawn_child: bool) -> None:
     process._dangling = DanglingSet(process._dangling)
     if spawn_child:
         _hook_parent_process(process)
+    else:
+        # Load `_parent` now in the processes that start most children (the program's root, the
+        # fork server): a fork while another thread is importing it would leave the child a
+        # held import lock.
+        from . import _parent  # noqa: F401
 
 
 def _hook_parent_process(process) -> None:
@@ -326,9 +325,10 @@ _TOKEN = _Token()
 
 def _bootstrapped(_token) -> None:
     global _bootstrapped_pid
-    if not probe.on or _process is None or _bootstrapped_pid == probe.pid:
+    # os.getpid(): a fork child's probe.pid is its parent's until its first event.
+    if not probe.on or _process is None or _bootstrapped_pid == os.getpid():
         return
-    _bootstrapped_pid = probe.pid
+    _bootstrapped_pid = os.getpid()
     try:
         _process._children = ChildSet()
         parent = sys.modules.get("_mpdoctor_probe._parent")
@@ -359,4 +359,32 @@ _bootstrap_code = None  # BaseProcess._bootstrap's code, once this process is a 
 def _arm_exception_capture() -> None:
     global _bootstrap_code
     _bootstrap_code = _process.BaseProcess._bootstrap.__code__
-    watch("traceback")  # _failures.patch_print_exc, now or when traceback is imported
+    watch("traceback")  # _patch_print_exc, now or when traceback is imported
+
+
+def _patch_print_exc(traceback) -> None:
+    """Hook the traceback module (just imported, or already there) in a multiprocessing child:
+    `_bootstrap` prints an exception escaping the target with `traceback.print_exc()` (looked up
+    at call time). Ours, only when its caller is `_bootstrap`, has `_failures` record it, then
+    calls the original: the printed bytes are the original's. Pool and Queue users import
+    traceback anyway; `_failures` loads only when a target fails."""
+    if _bootstrap_code is None or getattr(traceback.print_exc, "_mpdoctor", False):
+        return
+    original = traceback.print_exc
+    bootstrap_code = _bootstrap_code
+
+    def print_exc(limit=None, file=None, chain=True):
+        caller = sys._getframe().f_back  # None when print_exc starts a thread
+        if caller is not None and caller.f_code is bootstrap_code and probe.on:
+            try:
+                from . import _failures
+
+                _failures.record_exception(traceback)
+            except Exception:
+                probe.disable()
+        return original(limit=limit, file=file, chain=chain)
+
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(print_exc, attr, getattr(original, attr, None))
+    print_exc._mpdoctor = True
+    traceback.print_exc = print_exc
