@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -181,13 +182,19 @@ def test_a_tick_over_idle_processes_reads_one_small_file_each(kill_later, monkey
     assert not sleepers & set(status_reads)  # idle: /proc/PID/stat only, never status
 
 
-def test_a_probe_announcement_reads_only_the_announced_process(tmp_path):
+def announcing_sampler(tmp_path, first: Reading) -> tuple[Sampler, FakeReader, Path]:
+    """A sampler over a fake table holding `first` (sampled once), watching tmp_path/events."""
     events = tmp_path / "events"
     events.mkdir()
     reader = FakeReader()
     sampler = Sampler(1, 0.0, reader=reader, events_dir=events)
-    reader.table = {500: reading(500, 10.0, 1)}
+    reader.table = {first.key.pid: first}
     sampler.sample()
+    return sampler, reader, events
+
+
+def test_a_probe_announcement_reads_only_the_announced_process(tmp_path):
+    sampler, reader, events = announcing_sampler(tmp_path, reading(500, 10.0, 1))
     scans = []
     reader.pids = lambda: scans.append(1) or list(reader.table)  # type: ignore[method-assign]
     announced = identity.key_from_ticks(600, 2000)
@@ -202,12 +209,7 @@ def test_a_probe_announcement_reads_only_the_announced_process(tmp_path):
 
 
 def test_an_announcement_on_a_reused_pid_replaces_the_old_process(tmp_path):
-    events = tmp_path / "events"
-    events.mkdir()
-    reader = FakeReader()
-    sampler = Sampler(1, 0.0, reader=reader, events_dir=events)
-    reader.table = {600: reading(600, 10.0, 1)}
-    sampler.sample()
+    sampler, reader, events = announcing_sampler(tmp_path, reading(600, 10.0, 1))
     # 600 ends; an orphan started elsewhere gets its pid and the probe announces it
     new = identity.key_from_ticks(600, 3000)
     reader.table = {600: reading(600, new.create_time, 77)}
