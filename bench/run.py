@@ -10,8 +10,10 @@ of the plain side so drift in machine load hits both alike; medians are reported
             cost per child is ((wrapped - plain) at 100 - (wrapped - plain)
             at 0 children) / 100, computed within each round (the four
             runs of a round are adjacent), median over rounds             (target <= 1 ms)
-* pool:     a CPU-bound Pool.map of a few seconds; the cost beyond the
-            fixed one, as a share of the plain time                       (target <= 2 %)
+* pool:     a CPU-bound Pool.map of a few seconds (16 tasks on Pool(2)); the
+            cost beyond the same program's with empty tasks (which holds
+            every fixed cost: start, pool, workers, report), as a share of
+            the plain time, within each round, median over rounds        (target <= 2 %)
 * monitor:  mpdoctor's own process CPU (psutil) while the program holds
             32 idle processes, over a window after they have started     (target < 1 % of a core)
 
@@ -39,6 +41,8 @@ from measure import Sample, median, run_once  # noqa: E402
 TARGETS = HERE / "targets"
 DEFAULT_WRAP = f"{shlex.quote(sys.executable)} -m mpdoctor run --mp-log=off"
 CHILDREN = 100
+MEASURES = ("fixed", "children", "pool", "monitor")
+POOL_LOOPS = 8_000_000  # per task: about 2.6 s for 16 tasks on 2 workers here
 IDLE = 32
 IDLE_SECONDS = 9.0
 WINDOW = (4.0, 8.0)  # seconds after launch: the 32 children have started, none has ended
@@ -117,56 +121,64 @@ class Bench:
         r.unit, r.target, r.ok = "ms over plain", "<= 150 ms", r.value <= 150
         return r
 
-    def children(self) -> Result:
-        """Per-child cost from four adjacent runs per round (plain and wrapped, 0 and CHILDREN
-        children), so each round's estimate sees one machine load; median over rounds."""
+    def paired(
+        self, script: str, small: list[str], big: list[str]
+    ) -> tuple[list[float], list[float], Result]:
+        """Per round, four adjacent runs (plain and wrapped, with `small` and `big` arguments),
+        so each round's estimate sees one machine load. Returns, per round, the wrapped side's
+        extra wall and CPU time at `big` beyond its extra at `small`; and the raw samples."""
         runs = [
-            (self.plain_argv, "0"),
-            (self.wrapped_argv, "0"),
-            (self.plain_argv, str(CHILDREN)),
-            (self.wrapped_argv, str(CHILDREN)),
+            (self.plain_argv, small),
+            (self.wrapped_argv, small),
+            (self.plain_argv, big),
+            (self.wrapped_argv, big),
         ]
-        for make, n in runs:
-            self.run(make("spawn_children.py", n))  # warm-up
-        per_child: list[float] = []
-        cpu_per_child: list[float] = []
-        r = Result("children")
+        for make, args in runs:
+            self.run(make(script, *args))  # warm-up
+        wall: list[float] = []
+        cpu: list[float] = []
+        r = Result(script)
         for i in range(self.repeat):
-            got: dict[tuple[int, str], Sample] = {}
+            got: list[Sample | None] = [None] * len(runs)
             order = list(enumerate(runs))
-            for k, (make, n) in order if i % 2 == 0 else order[::-1]:
-                argv = make("spawn_children.py", n)
+            for k, (make, args) in order if i % 2 == 0 else order[::-1]:
+                argv = make(script, *args)
                 sample = self.run(argv)
                 if sample.returncode != 0:
                     raise SystemExit(f"bench: {' '.join(argv)} exited {sample.returncode}")
-                got[(k, n)] = sample
-            p0, w0, pn, wn = (got[(k, n)] for k, (_, n) in enumerate(runs))
-            per_child.append(((wn.wall_s - pn.wall_s) - (w0.wall_s - p0.wall_s)) / CHILDREN)
-            cpu_per_child.append(
-                ((wn.tree_cpu_s - pn.tree_cpu_s) - (w0.tree_cpu_s - p0.tree_cpu_s)) / CHILDREN
-            )
+                got[k] = sample
+            p0, w0, pn, wn = got  # type: ignore[misc]
+            wall.append((wn.wall_s - pn.wall_s) - (w0.wall_s - p0.wall_s))
+            cpu.append((wn.tree_cpu_s - pn.tree_cpu_s) - (w0.tree_cpu_s - p0.tree_cpu_s))
             r.plain.append(pn.wall_s)
             r.wrapped.append(wn.wall_s)
-        r.value = median(per_child) * 1000
-        quartiles = sorted(per_child)
-        low, high = quartiles[len(quartiles) // 4], quartiles[(3 * len(quartiles)) // 4]
+            r.plain_cpu.append(pn.tree_cpu_s)
+            r.wrapped_cpu.append(wn.tree_cpu_s)
+        return wall, cpu, r
+
+    def children(self) -> Result:
+        wall, cpu, r = self.paired("spawn_children.py", ["0"], [str(CHILDREN)])
+        r.name = "children"
+        per_child = [w / CHILDREN * 1000 for w in wall]
+        r.value = median(per_child)
         r.unit, r.target, r.ok = "ms per child", "<= 1 ms", r.value <= 1.0
         r.note = (
-            f"{CHILDREN} spawn children; per-round estimates {low * 1000:.2f}-{high * 1000:.2f} ms "
-            f"(quartiles); CPU of the whole tree per child {median(cpu_per_child) * 1000:.2f} ms"
+            f"{CHILDREN} spawn children; per-round estimates {_quartiles(per_child)} ms; "
+            f"CPU of the whole tree per child {median(cpu) / CHILDREN * 1000:.2f} ms"
         )
         return r
 
-    def pool(self, fixed_s: float) -> Result:
-        plain, wrapped = self.pairs("pool_cpu.py")
-        r = _result("pool", plain, wrapped)
-        extra = median(r.wrapped) - median(r.plain) - fixed_s
-        r.value = extra / median(r.plain) * 100
-        cpu = (median(r.wrapped_cpu) - median(r.plain_cpu)) / median(r.plain_cpu) * 100
+    def pool(self) -> Result:
+        wall, cpu, r = self.paired("pool_cpu.py", ["16", "0"], ["16", str(POOL_LOOPS)])
+        r.name = "pool"
+        share = [w / p * 100 for w, p in zip(wall, r.plain, strict=True)]
+        r.value = median(share)
         r.unit, r.target, r.ok = "% beyond fixed", "<= 2 %", r.value <= 2.0
+        cpu_share = [c / p * 100 for c, p in zip(cpu, r.plain_cpu, strict=True)]
         r.note = (
-            f"16 tasks on Pool(2); fixed cost subtracted: {fixed_s * 1000:.0f} ms; "
-            f"CPU of the whole tree (fixed cost included): {cpu:+.2f} %"
+            f"16 tasks on Pool(2); the fixed cost is the same program's with empty tasks; "
+            f"per-round estimates {_quartiles(share)} %; CPU of the whole tree beyond its "
+            f"fixed cost {median(cpu_share):+.2f} %"
         )
         return r
 
@@ -189,6 +201,12 @@ class Bench:
             f"{WINDOW[1]:.0f} s; plain python's main process: {median(r.plain):.2f} %"
         )
         return r
+
+
+def _quartiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    n = len(ordered)
+    return f"{ordered[n // 4]:.2f}-{ordered[(3 * n) // 4]:.2f}"
 
 
 def _result(name: str, plain: list[Sample], wrapped: list[Sample]) -> Result:
@@ -259,16 +277,7 @@ def main(argv: list[str]) -> int:
         "repeat": args.repeat,
         "command": "python3 bench/run.py " + " ".join(argv),
     }
-    results: list[Result] = []
-    fixed_s = 0.0
-    if "fixed" in wanted or "pool" in wanted:
-        fixed = bench.fixed()
-        fixed_s = fixed.value / 1000
-        if "fixed" in wanted:
-            results.append(fixed)
-    for name in ("children", "pool", "monitor"):
-        if name in wanted:
-            results.append(bench.pool(fixed_s) if name == "pool" else getattr(bench, name)())
+    results = [getattr(bench, name)() for name in MEASURES if name in wanted]
     print(render(results, header))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
