@@ -241,6 +241,7 @@ class Sampler:
         self._live: dict[int, ProcessKey] = {}  # pid -> key of tree processes present now
         self._seen_pids: set[int] = set()
         self._seen_event_files: set[str] = set()
+        self._created: set[str] = set()  # names inotify reported since the last look
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -291,7 +292,7 @@ class Sampler:
             self._stop.wait(timeout)
             return
         if self._watch is not None and self._watch.fileno() in ready:
-            self._watch.drain()  # the names are read back from the directory
+            self.notice_created(self._watch.drain())
 
     # -- sampling --------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -305,12 +306,17 @@ class Sampler:
             self._discover(t)
             self.samples_taken += 1
 
+    def notice_created(self, names: list[str]) -> None:
+        """Files inotify reported in events/: `sample_announced` reads their processes."""
+        with self._lock:
+            self._created.update(names)
+
     def sample_announced(self) -> None:
         """Read only the processes the probe announced since the last look (no /proc scan):
         a spawned child costs the monitor a few small reads, not a tick over the whole tree."""
         with self._lock:
             t = self.now_s()
-            announced = self._announced_keys()
+            announced = self._announced_keys(listed=False)
             readings = []
             for key in announced:
                 if self._live.get(key.pid) == key:
@@ -375,18 +381,24 @@ class Sampler:
             reading.ppid == self.root or reading.ppid in self._live
         )
 
-    def _announced_keys(self) -> set[ProcessKey]:
-        """Processes the probe registered since the last tick (new files in events/).
+    def _announced_keys(self, listed: bool = True) -> set[ProcessKey]:
+        """Processes the probe registered since the last look (new files in events/): from a
+        listing of the directory, or (`listed=False`, between ticks) from the names inotify
+        reported, which costs nothing per file already seen. A full tick lists the directory,
+        so a name inotify dropped (queue overflow) is found there.
 
         They are ours by the session, even when their parent was never seen (an orphan
         reparented elsewhere, or a child of a short-lived process).
         """
         if self.events_dir is None:
             return set()
-        try:
-            names = set(os.listdir(self.events_dir)) - self._seen_event_files
-        except OSError:
-            return set()
+        created, self._created = self._created, set()
+        if listed:
+            try:
+                created = set(os.listdir(self.events_dir))
+            except OSError:
+                return set()
+        names = created - self._seen_event_files
         self._seen_event_files |= names
         from mpdoctor.collect.events import parse_file_name  # on the sampler's thread
 

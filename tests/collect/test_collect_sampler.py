@@ -173,6 +173,11 @@ def test_a_tick_over_idle_processes_reads_one_small_file_each(kill_later, monkey
     sampler = Sampler(os.getpid(), time.time())
     sampler.sample()
     assert len(sampler.alive()) >= 8
+    others = [k.pid for k in sampler.alive() if k.pid != os.getpid()]
+    wait_for(
+        lambda: all((st := procfs.read_stat(pid)) is None or st.state == "S" for pid in others)
+    )
+    sampler.sample()  # every sleeper has settled since this reading
     status_reads = []
     real = procfs.peak_rss_bytes
     monkeypatch.setattr(procfs, "peak_rss_bytes", lambda pid: status_reads.append(pid) or real(pid))
@@ -201,6 +206,7 @@ def test_a_probe_announcement_reads_only_the_announced_process(tmp_path):
     reader.table[600] = reading(600, announced.create_time, 77)  # off the tree, announced
     reader.table[601] = reading(601, 20.0, 1)  # a new child nobody announced
     (events / "600-2000.jsonl").write_text("")
+    sampler.notice_created(["600-2000.jsonl"])  # as inotify reports it
     sampler.sample_announced()
     assert {k.pid for k in sampler.alive()} == {500, 600}
     assert scans == []  # no /proc scan between ticks
@@ -214,6 +220,7 @@ def test_an_announcement_on_a_reused_pid_replaces_the_old_process(tmp_path):
     new = identity.key_from_ticks(600, 3000)
     reader.table = {600: reading(600, new.create_time, 77)}
     (events / "600-3000.jsonl").write_text("")
+    sampler.notice_created(["600-3000.jsonl"])
     sampler.sample_announced()
     assert sampler.alive() == [new]
     assert sampler.processes()[ProcessKey(600, 10.0)].gone_s is not None
