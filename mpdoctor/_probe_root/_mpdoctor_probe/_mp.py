@@ -163,25 +163,16 @@ def _record_resources(tracker) -> None:
     register, unregister = tracker.register, tracker.unregister
 
     def register_recorded(name, rtype):
-        _resource_event("register", name, rtype, sys._getframe(1))
+        if probe.on:
+            call_lazily("_resources", "record", "register", name, rtype, sys._getframe(1))
         return register(name, rtype)
 
     def unregister_recorded(name, rtype):
-        _resource_event("unregister", name, rtype, sys._getframe(1))
+        if probe.on:
+            call_lazily("_resources", "record", "unregister", name, rtype, sys._getframe(1))
         return unregister(name, rtype)
 
     tracker.register, tracker.unregister = register_recorded, unregister_recorded
-
-
-def _resource_event(op, name, rtype, caller) -> None:
-    if not probe.on:
-        return
-    try:  # observing must never break the program's register / unregister
-        from . import _resources
-
-        _resources.record(op, name, rtype, caller)
-    except Exception:
-        pass
 
 
 def _mp_event(mp) -> None:
@@ -260,33 +251,35 @@ class ChildSet(set):
     def add(self, process):
         set.add(self, process)
         if probe.on:
-            _parent_side("started", process, sys._getframe(1))
+            call_lazily("_parent", "started", process, sys._getframe(1))
 
     def discard(self, process):
         if process in self:
             set.discard(self, process)
             if probe.on:
-                _parent_side("reaped", process)
+                call_lazily("_parent", "reaped", process)
 
 
 class DanglingSet(WeakSet):
     def add(self, item):
         WeakSet.add(self, item)
         if probe.on:
-            _parent_side("note_target", item)
+            call_lazily("_parent", "note_target", item)
 
 
-def _parent_side(name, *args) -> None:
-    """Call `_parent.<name>` (which never raises), loading `_parent` at this process's first
-    Process(); nothing reaches the program's Process() or start()."""
+def call_lazily(module: str, function: str, *args) -> None:
+    """Call `_mpdoctor_probe.<module>.<function>(*args)`, loading the module at its first use.
+    Any error of the probe's own (even a module re-entered while it loads) disables the probe
+    in this process and never reaches the program's Process(), start(), join() or register()."""
     try:
-        from . import _parent
-
-        function = getattr(_parent, name)
-    except Exception:  # e.g. re-entered while `_parent` is still loading
+        name = "_mpdoctor_probe." + module
+        loaded = sys.modules.get(name)
+        if loaded is None:
+            __import__(name)
+            loaded = sys.modules[name]
+        getattr(loaded, function)(*args)
+    except Exception:
         probe.disable()
-        return
-    function(*args)
 
 
 def install(process, spawn_child: bool) -> None:
@@ -397,12 +390,7 @@ def _patch_print_exc(traceback) -> None:
     def print_exc(limit=None, file=None, chain=True):
         caller = sys._getframe().f_back  # None when print_exc starts a thread
         if caller is not None and caller.f_code is bootstrap_code and probe.on:
-            try:
-                from . import _failures
-
-                _failures.record_exception(traceback)
-            except Exception:
-                probe.disable()
+            call_lazily("_failures", "record_exception", traceback)
         return original(limit=limit, file=file, chain=chain)
 
     for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
