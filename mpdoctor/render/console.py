@@ -24,6 +24,7 @@ from mpdoctor.model import Finding, ProcessInfo, Report
 from mpdoctor.render.formatting import (
     abnormal,
     display_path,
+    display_paths_in,
     exit_text,
     human_bytes,
     lifetime,
@@ -187,7 +188,8 @@ def _finding(finding: Finding, paths_under: str | None) -> RenderableType:
     head.append(finding.id, style="bold")
     head.append(f": {finding.title}")
     head.append(f" ({finding.certainty})", style="dim")
-    parts: list[RenderableType] = [head, _indented(Text(finding.message), 2)]
+    message = display_paths_in(finding.message, paths_under)
+    parts: list[RenderableType] = [head, _indented(Text(message), 2)]
     for loc in finding.locations:
         pid = f", pid {loc.pid}" if loc.pid is not None else ""
         where = _unbroken("  at ")
@@ -196,7 +198,10 @@ def _finding(finding: Finding, paths_under: str | None) -> RenderableType:
         parts.append(where)
     if finding.evidence:
         parts.append(Text("  evidence:", style="dim"))
-        parts += [_indented(Text(line, style="dim"), 4) for line in finding.evidence]
+        parts += [
+            _indented(Text(display_paths_in(line, paths_under), style="dim"), 4)
+            for line in finding.evidence
+        ]
     if finding.hint is not None and finding.hint.docs:
         parts.append(_unbroken(f"  docs: {finding.hint.docs}", style="dim"))
     return Group(*parts)

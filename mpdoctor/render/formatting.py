@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from mpdoctor.diagnose.signals import signal_name
 from mpdoctor.diagnose.wording import human_bytes
@@ -11,6 +12,7 @@ from mpdoctor.model import Outcome, ProcessInfo
 __all__ = [
     "abnormal",
     "display_path",
+    "display_paths_in",
     "exit_text",
     "human_bytes",
     "lifetime",
@@ -31,6 +33,16 @@ def display_path(file: str, base: str | None) -> str:
     except ValueError:  # another drive on Windows
         return file
     return file if relative.startswith(os.pardir) else relative
+
+
+def display_paths_in(text: str, base: str | None) -> str:
+    """`text` with every absolute path under `base` shown as `display_path` shows it, so a
+    message names a file the way the location lines under it do."""
+    if base is None or os.path.dirname(base) == base:
+        return text
+    prefix = os.path.join(base, "")
+    # only where a path starts: not inside a longer path that merely contains `base`
+    return re.sub(r"(?<![\w/.~-])" + re.escape(prefix), "", text)
 
 
 def seconds(t: float) -> str:

@@ -82,9 +82,13 @@ def test_urls_and_locations_are_never_broken() -> None:
     ],
 )
 def test_locations_under_the_working_directory_are_relative(paths_under, shown) -> None:
-    console = plain_console()
+    console = plain_console(width=200)
     render_report(report_with_findings(), console, paths_under=paths_under)
-    assert f"  at {shown} (created, pid 4000)" in console.file.getvalue().splitlines()
+    lines = console.file.getvalue().splitlines()
+    assert f"  at {shown} (created, pid 4000)" in lines
+    # the message and the evidence name files the same way
+    assert any(f"a worker of the Pool created at {shown}, was killed" in line for line in lines)
+    assert any(f'File "{shown[: -len(":31")]}", line 14, in load' in line for line in lines)
 
 
 def test_colour_on_a_terminal() -> None:
