@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpdoctor.diagnose.evidence import Site
+from mpdoctor.diagnose.evidence import Defined, RaisedClass, Site, UnpicklableMember
 from mpdoctor.model import Frame
 
 
@@ -97,6 +97,20 @@ class ExceptionEvent(Event):
     message: str
     traceback: str
     frames: list[Frame] = field(default_factory=list)
+    where: str = "target"  # target (escaped a Process target) | uncaught (the main thread's)
+
+
+@dataclass(frozen=True)
+class UnpicklableEvent(Event):
+    what: str
+    error: str
+    members: list[UnpicklableMember] = field(default_factory=list)
+    truncated: bool = False
+    api: str | None = None
+    site: Site | None = None
+    awaited: bool = False
+    function: str | None = None
+    raised: RaisedClass | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +280,58 @@ def _exception(d: dict[str, Any], base: dict[str, Any]) -> ExceptionEvent:
         message=_str(d, "message") or "",
         traceback=_str(d, "traceback") or "",
         frames=[f for f in map(_frame, frames) if f] if isinstance(frames, list) else [],
+        where="uncaught" if d.get("where") == "uncaught" else "target",
+    )
+
+
+def _defined(value: Any) -> Defined | None:
+    if not isinstance(value, dict) or not isinstance(value.get("file"), str):
+        return None
+    line = value.get("line")
+    return Defined(value["file"], line if isinstance(line, int) and line > 0 else None)
+
+
+def _member(value: Any) -> UnpicklableMember | None:
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        return None
+    kind = "callable" if value.get("kind") == "callable" else "object"
+    return UnpicklableMember(
+        path=value["path"],
+        type=_str(value, "type") or "?",
+        reason=_str(value, "reason") or "",
+        kind=kind,
+        name=_str(value, "name"),
+        defined=_defined(value.get("defined")),
+        instance=value.get("instance") is True,
+    )
+
+
+def _raised(value: Any) -> RaisedClass | None:
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return None
+    init = value.get("init") if isinstance(value.get("init"), dict) else {}
+    return RaisedClass(
+        type=value["type"],
+        module=_str(value, "module"),
+        defined=_defined(value.get("defined")),
+        init=_str(init, "text"),
+        init_at=_defined(init),
+    )
+
+
+def _unpicklable(d: dict[str, Any], base: dict[str, Any]) -> UnpicklableEvent:
+    members = d.get("members")
+    return UnpicklableEvent(
+        **base,
+        what=_str(d, "what", required=True),  # type: ignore[arg-type]
+        error=_str(d, "error") or "",
+        members=[m for m in map(_member, members) if m] if isinstance(members, list) else [],
+        truncated=d.get("truncated") is True,
+        api=_str(d, "api"),
+        site=_site(d.get("site")),
+        awaited=d.get("awaited") is True,
+        function=_str(d, "function"),
+        raised=_raised(d.get("exception")),
     )
 
 
@@ -304,6 +370,7 @@ _PARSERS = {
     "exception": _exception,
     "warning": _warning,
     "resource": _resource,
+    "unpicklable": _unpicklable,
 }
 
 

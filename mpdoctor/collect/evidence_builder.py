@@ -30,6 +30,7 @@ from mpdoctor.collect.events import (
     ProcessEvents,
     ResourceEvent,
     StartEvent,
+    UnpicklableEvent,
     WarningEvent,
 )
 from mpdoctor.collect.sampler import ProcessSample
@@ -37,6 +38,7 @@ from mpdoctor.diagnose.evidence import (
     Evidence,
     ExceptionInfo,
     KillEvidence,
+    PicklingEvidence,
     PoolEvidence,
     ProcessEvidence,
     ProcessKey,
@@ -69,6 +71,7 @@ class BuildInputs:
     alive_after_main: Iterable[ProcessKey] = ()
     ended_by_mpdoctor: Iterable[ProcessKey] = ()
     cgroup_oom_kills: int | None = None
+    respawn_stopped_parent: int | None = None
     platform: str = field(default_factory=lambda: sys.platform)
     notes: list[str] = field(default_factory=list)
     key_from_ticks: Callable[[int, int], ProcessKey] = identity.key_from_ticks
@@ -184,7 +187,9 @@ class _Builder:
             pe.started_as = pe.started_as or mp.role
         exc: ExceptionEvent | None = stream.first(ExceptionEvent)
         if exc is not None:
-            pe.exception = ExceptionInfo(exc.type, exc.message, exc.traceback, list(exc.frames))
+            pe.exception = ExceptionInfo(
+                exc.type, exc.message, exc.traceback, list(exc.frames), exc.where
+            )
 
     def find(self, pid: int, t: float | None) -> ProcessEvidence | None:
         """The process that had `pid` at time `t` (the latest created by then)."""
@@ -308,6 +313,26 @@ class _Builder:
                 found.unregistered_s = self.rel(t)
         return out
 
+    def pickling(self) -> list[PicklingEvidence]:
+        out = [
+            PicklingEvidence(
+                pid=stream.pid,
+                t_s=self.rel(ev.t),
+                what=ev.what,
+                error=ev.error,
+                members=list(ev.members),
+                truncated=ev.truncated,
+                api=ev.api,
+                site=ev.site,
+                awaited=ev.awaited,
+                function=ev.function,
+                raised=ev.raised,
+            )
+            for stream in self.inp.streams
+            for ev in stream.of(UnpicklableEvent)
+        ]
+        return sorted(out, key=lambda p: p.t_s)
+
     # -- the run ---------------------------------------------------------------------------
     def apply_main(self) -> ProcessKey | None:
         key = self.inp.main_key
@@ -374,6 +399,8 @@ def build_evidence(inputs: BuildInputs) -> Evidence:
         pools=b.pools(),
         warnings=b.warnings(),
         resources=b.resources(),
+        pickling=b.pickling(),
+        respawn_stopped_parent=inputs.respawn_stopped_parent,
         cgroup_oom_kills=inputs.cgroup_oom_kills,
         duration_s=round(inputs.duration_s, 3),
         main_ended_s=_r(inputs.main_ended_s),

@@ -194,6 +194,7 @@ class _Monitor:
         # so that nothing is left to import once the target has exited.
         from mpdoctor.collect import evidence_builder, identity  # noqa: F401
         from mpdoctor.collect.reaper import Reaper
+        from mpdoctor.collect.respawn import RespawnWatch
         from mpdoctor.collect.sampler import Sampler
 
         self.pid = pid
@@ -207,6 +208,7 @@ class _Monitor:
             os.getpid(), t0, interval=options.sample_interval, events_dir=session.events_dir
         )
         self.reaper: Reaper = Reaper(pid, before_reap=self.sampler.sample_pid)
+        self.respawn = RespawnWatch(session.alerts_dir)
         self.main_key: ProcessKey | None = None
         self.clock_skew = identity.clock_skew()
         self.stop_now = False  # a signal asked to end the run early
@@ -255,10 +257,10 @@ class _Monitor:
     def run(self) -> RunResult:
         self.sampler.start()
         try:
-            timed_out = self.watch_main()
+            stopped = self.watch_main()
             alive_after: list[ProcessKey] = []
             ended: set[ProcessKey] = set()
-            if timed_out:
+            if stopped:
                 ended = self.end_all()
             else:
                 alive_after = self.await_helpers()
@@ -271,18 +273,26 @@ class _Monitor:
             raise
         finally:
             self.sampler.stop()
-        return self.result(timed_out, alive_after, ended)
+        return self.result(stopped, alive_after, ended)
 
-    def watch_main(self) -> bool:
-        """Wait for the main process; True if the timeout ended the wait."""
+    def watch_main(self) -> str | None:
+        """Wait for the main process; why mpdoctor must stop it instead ("timeout",
+        "stopped-respawn-loop"), or None once it has exited."""
         timeout = self.options.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.reaper.target is None:
             left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if left <= 0:
-                return True
+                return "timeout"
             self.wait(left, target_alive=True)
-        return False
+            looping = self.respawn.looping_parent()
+            if looping is not None and self.reaper.target is None:
+                self.notes.append(
+                    f"stopped: pid {looping} lost {self.respawn.limit} children that died "
+                    "before doing any work, and kept starting new ones"
+                )
+                return "stopped-respawn-loop"
+        return None
 
     def await_helpers(self) -> list[ProcessKey]:
         """Give what outlived main (resource tracker, forkserver...) up to the grace to end."""
@@ -311,7 +321,7 @@ class _Monitor:
 
     # -- result ----------------------------------------------------------------------------
     def result(
-        self, timed_out: bool, alive_after: list[ProcessKey], ended: set[ProcessKey]
+        self, stopped: str | None, alive_after: list[ProcessKey], ended: set[ProcessKey]
     ) -> RunResult:
         from mpdoctor.collect.events import read_events
         from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence, decode_status
@@ -333,11 +343,15 @@ class _Monitor:
                 ended_by_mpdoctor=ended,
                 notes=self.notes,
                 clock_skew=self.clock_skew,
+                respawn_stopped_parent=self.respawn.looping_parent()
+                if stopped == "stopped-respawn-loop"
+                else None,
             )
         )
-        if timed_out:
+        if stopped == "timeout":
             self.notes.append(f"stopped after the {self.options.timeout:g} s timeout")
-            outcome = Outcome("timeout", EXIT_STOPPED, None, "mpdoctor", round(duration, 3))
+        if stopped is not None:
+            outcome = Outcome(stopped, EXIT_STOPPED, None, "mpdoctor", round(duration, 3))
         elif target is not None:
             code, sig = decode_status(target.status)
             status = "signaled" if sig is not None else "exited"

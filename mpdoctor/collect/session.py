@@ -24,15 +24,23 @@ class Session:
     def events_dir(self) -> Path:
         return self.path / "events"
 
+    @property
+    def alerts_dir(self) -> Path:
+        """Empty files `<ppid>-<pid>` the probe creates when a child dies before doing any
+        work (main module failing in a spawn child, pool initializer failing)."""
+        return self.path / "alerts"
+
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
 def create_session(parent: str | None = None) -> Session:
-    """A fresh directory only this user can read (mkdtemp makes it 0700), with `events/`."""
+    """A fresh directory only this user can read (mkdtemp makes it 0700), with `events/` and
+    `alerts/`."""
     path = Path(tempfile.mkdtemp(prefix="mpdoctor-", dir=parent or session_parent()))
     os.chmod(path, 0o700)
     (path / "events").mkdir(mode=0o700)
+    (path / "alerts").mkdir(mode=0o700)
     return Session(path)
 
 

@@ -22,12 +22,66 @@ class ProcessKey:
 
 @dataclass
 class ExceptionInfo:
-    """An exception that escaped a process target (printed by multiprocessing's _bootstrap)."""
+    """An exception that escaped a process target (printed by multiprocessing's _bootstrap),
+    or that Python printed as uncaught in a process's main thread."""
 
     type: str  # qualified class name, e.g. "ZeroDivisionError"
     message: str
     traceback: str  # the text Python printed, byte for byte
     frames: list[Frame] = field(default_factory=list)  # innermost last
+    where: str = "target"  # target | uncaught
+
+
+@dataclass
+class Defined:
+    """Where a function or class is defined (line None when Python does not say)."""
+
+    file: str
+    line: int | None
+
+
+@dataclass
+class UnpicklableMember:
+    """One member of what was sent that cannot be pickled, found by the probe's search."""
+
+    path: str  # "args[0] -> Counter.guard"
+    type: str  # "_thread.lock"
+    reason: str  # "TypeError: cannot pickle '_thread.lock' object"
+    kind: str  # callable (sent by name and not found by it) | object
+    name: str | None = None  # a callable's qualified name
+    defined: Defined | None = None
+    instance: bool = False  # an instance of the (local) class named
+
+
+@dataclass
+class RaisedClass:
+    """An exception class a worker raised that the parent cannot rebuild."""
+
+    type: str
+    module: str | None
+    defined: Defined | None
+    init: str | None  # "MyError.__init__(self, code, detail)"
+    init_at: Defined | None
+
+
+@dataclass
+class PicklingEvidence:
+    """multiprocessing failed to pickle something, as the probe of `pid` saw it."""
+
+    pid: int
+    t_s: float
+    # task (a Pool task) | call (an executor call) | process (a spawn/forkserver Process)
+    # | object (sent by the program) | result (a worker's return value)
+    # | exception (an exception a worker raised)
+    what: str
+    error: str  # the pickler's error, as raised
+    members: list[UnpicklableMember] = field(default_factory=list)
+    truncated: bool = False  # the search hit its step budget
+    api: str | None = None  # "Pool.map", "SpawnProcess.start", "Future.result"
+    site: Site | None = None  # the program's line that made that call
+    awaited: bool = False  # that call only waited for the result: not where it was sent
+    function: str | None = None  # the task's function (results)
+    raised: RaisedClass | None = None  # what == "exception"
 
 
 @dataclass
@@ -129,6 +183,9 @@ class Evidence:
     pools: list[PoolEvidence] = field(default_factory=list)
     warnings: list[WarningEvidence] = field(default_factory=list)
     resources: list[ResourceEvidence] = field(default_factory=list)
+    pickling: list[PicklingEvidence] = field(default_factory=list)
+    # a parent whose children kept dying at start-up, and mpdoctor stopped the run for it
+    respawn_stopped_parent: int | None = None
     # OOM kills counted by the cgroup (memory.events oom_kill) during the run; None: unreadable.
     cgroup_oom_kills: int | None = None
     duration_s: float = 0.0

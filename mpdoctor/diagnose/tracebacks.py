@@ -30,6 +30,13 @@ def user_frame(frames: list[Frame]) -> Frame | None:
     return frames[-1] if frames else None
 
 
+def short_path(path: str) -> str:
+    """A library file by its last two parts ("multiprocessing/process.py"), the program's as is."""
+    if is_library(path):
+        return "/".join(path.replace("\\", "/").split("/")[-2:])
+    return path
+
+
 def short_type(type_name: str) -> str:
     """ "multiprocessing.pool.MaybeEncodingError" -> "MaybeEncodingError"."""
     return type_name.rsplit(".", 1)[-1]

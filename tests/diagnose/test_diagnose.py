@@ -94,7 +94,19 @@ def test_same_id_and_pids_are_kept_once(monkeypatch) -> None:
 def test_every_rule_has_id_hint_and_docs() -> None:
     ids = [rule.RULE_ID for rule in ALL_RULES]
     assert sorted(ids) == sorted(
-        ["process-crashed", "worker-died", "orphan-process", "zombie-process", "leaked-resource"]
+        [
+            "process-crashed",
+            "worker-died",
+            "orphan-process",
+            "zombie-process",
+            "leaked-resource",
+            "missing-main-guard",
+            "initializer-failed",
+            "unpicklable-callable",
+            "unpicklable-object",
+            "unpicklable-result",
+            "unpicklable-exception",
+        ]
     )
     for rule in ALL_RULES:
         assert isinstance(rule.HINT, Hint) and rule.HINT.fix and rule.HINT.why

@@ -2,7 +2,8 @@
 
 A sample states `Expect: <finding id>[, <id>...]` or `Expect: none`, `Exit: <code>` or
 `Exit: signal:<NAME>`, and optionally `Methods: fork, spawn` (the start methods under which the
-expectation holds; all three when absent). A line that a finding must cite among its locations
+expectation holds; all three when absent) and `Stopped: respawn-loop` (mpdoctor stops the
+program: exit 124 with that outcome, where plain python exits as `Exit:` says). A line that a finding must cite among its locations
 ends with `# <- finding` (optionally followed by the location's role in parentheses).
 """
 
@@ -25,6 +26,7 @@ class SampleMeta:
     exit_code: int  # as subprocess reports it: negative for a signal
     methods: tuple[str, ...]
     marked_lines: tuple[int, ...]  # 1-based lines carrying `# <- finding`
+    stopped: str | None = None  # "respawn-loop": mpdoctor stops it (exit 124)
 
     @property
     def correct(self) -> bool:
@@ -61,7 +63,8 @@ def read_sample(path: Path) -> SampleMeta:
         else tuple(part.strip() for part in methods_text.split(","))
     )
     marked = tuple(n for n, line in enumerate(source.splitlines(), 1) if MARKER.search(line))
-    return SampleMeta(path, expect, parse_exit(exit_text), methods, marked)
+    stopped = _field(doc, "Stopped")
+    return SampleMeta(path, expect, parse_exit(exit_text), methods, marked, stopped)
 
 
 def all_samples(directory: Path) -> list[SampleMeta]:

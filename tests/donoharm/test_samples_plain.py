@@ -29,13 +29,19 @@ PYTHONS = {
 }
 
 
-def test_every_finding_of_issue_2_has_a_sample():
+def test_every_finding_made_so_far_has_a_sample():
     expected = {
         "process-crashed",
         "worker-died",
         "orphan-process",
         "zombie-process",
         "leaked-resource",
+        "missing-main-guard",
+        "initializer-failed",
+        "unpicklable-callable",
+        "unpicklable-object",
+        "unpicklable-result",
+        "unpicklable-exception",
     }
     assert expected <= {fid for s in SAMPLES for fid in s.expect}
     assert sum(s.correct for s in SAMPLES) >= 11

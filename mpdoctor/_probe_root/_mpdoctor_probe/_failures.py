@@ -3,12 +3,21 @@
 * An exception escaping a process target, as `BaseProcess._bootstrap` is about to print it
   (`_mp._patch_print_exc` calls `record_exception`): `exception` with the text
   `traceback.format_exception` gives, the same text print_exc prints next.
+* An exception Python printed as uncaught in a process's main thread (the program's main, a
+  spawn child failing before its target ran): `exception` with `where: uncaught`, recorded at
+  exit from sys.last_value, then `_pickling` looks for a pickling failure in it.
 * In the resource tracker, `warnings.showwarning` records `warning` then calls the original.
 """
 
+import os
 import sys
 
 import _mpdoctor_probe as probe
+
+# A child that dies in these never did any work: multiprocessing re-importing the main module
+# in a spawn or forkserver child, unpickling the process object, a pool worker's set-up.
+_SPAWN_SETUP = frozenset(("_fixup_main_from_path", "_fixup_main_from_name", "import_main_path",
+                          "_main"))  # fmt: skip
 
 
 def record_exception(traceback) -> None:
@@ -17,25 +26,56 @@ def record_exception(traceback) -> None:
         return
     try:
         etype, value, tb = sys.exc_info()
-        try:
-            message = str(value)
-        except Exception:
-            message = "<unprintable %s object>" % etype.__name__
-        probe.emit(
-            "exception",
-            {
-                "type": etype.__qualname__,
-                "module": etype.__module__,
-                "message": message,
-                "traceback": "".join(traceback.format_exception(etype, value, tb)),
-                "frames": [
-                    {"file": fs.filename, "line": fs.lineno, "function": fs.name}
-                    for fs in traceback.extract_tb(tb)
-                ],
-            },
-        )
+        frames = _emit_exception(traceback, etype, value, tb, "target")
+        if any(f["function"] == "worker" and f["file"].endswith("pool.py") for f in frames):
+            # escaped Pool's worker() (which catches a task's own exceptions): the initializer
+            # failed, or a task could not be unpickled
+            _alert_early_death()
     except Exception:
         probe.disable()
+
+
+def record_uncaught(exc) -> None:
+    """At exit: the exception Python printed as uncaught in this process's main thread
+    (sys.last_value), then what the pickling search makes of it."""
+    import traceback
+
+    frames = _emit_exception(traceback, type(exc), exc, exc.__traceback__, "uncaught")
+    if any(f["function"] in _SPAWN_SETUP and f["file"].endswith("spawn.py") for f in frames):
+        _alert_early_death()
+    from . import _pickling
+
+    _pickling.after_uncaught(exc)
+
+
+def _alert_early_death() -> None:
+    """Tell the monitor at once (it counts these per parent to stop a respawn loop)."""
+    alerts = os.path.join(os.path.dirname(probe._dir), "alerts")
+    name = "%d-%d" % (os.getppid(), os.getpid())
+    os.close(os.open(os.path.join(alerts, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _emit_exception(traceback, etype, value, tb, where) -> list:
+    try:
+        message = str(value)
+    except Exception:
+        message = "<unprintable %s object>" % etype.__name__
+    frames = [
+        {"file": fs.filename, "line": fs.lineno, "function": fs.name}
+        for fs in traceback.extract_tb(tb)
+    ]
+    probe.emit(
+        "exception",
+        {
+            "type": etype.__qualname__,
+            "module": etype.__module__,
+            "message": message,
+            "traceback": "".join(traceback.format_exception(etype, value, tb)),
+            "frames": frames,
+            "where": where,
+        },
+    )
+    return frames
 
 
 def watch_tracker_warnings() -> None:

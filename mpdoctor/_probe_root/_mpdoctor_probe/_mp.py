@@ -127,11 +127,15 @@ def hook_imported() -> None:
 def on_import(name: str, module) -> None:
     if name == "multiprocessing":
         _mp_event(module)
+        if role() == "forkserver":
+            _record_excepthook_calls()
     elif name == "multiprocessing.process":
         install(module, role() == "spawn-child")
     elif name == "multiprocessing.util":
         # our callback runs in every fork and forkserver child's _bootstrap
         module.register_after_fork(_TOKEN, _bootstrapped)
+        # util has just imported atexit and registered its exit function: ours runs before it
+        sys.modules["atexit"].register(_at_exit)
         if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
             from . import _mplog
 
@@ -153,6 +157,31 @@ def on_import(name: str, module) -> None:
             _record_resources(module)
     elif name == "traceback":
         _patch_print_exc(module)
+
+
+def _at_exit() -> None:
+    """An exception Python printed as uncaught in this process (it sets sys.last_value before
+    exit handlers run): the program's main, a spawn child failing before its target ran."""
+    if not probe.on:
+        return
+    exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    if exc is not None:
+        call_lazily("_failures", "record_uncaught", exc)
+
+
+def _record_excepthook_calls() -> None:
+    """In the fork server: a child it forks that fails before its target runs (re-importing the
+    main module, unpickling the process object) is printed by `sys.excepthook(*sys.exc_info())`
+    and ends with os._exit, so no atexit runs. Ours records, then calls the hook it replaced
+    with the same arguments: the printed bytes are the original's."""
+    original = sys.excepthook
+
+    def excepthook(etype, value, tb):
+        if probe.on and isinstance(value, BaseException):
+            call_lazily("_failures", "record_uncaught", value)
+        return original(etype, value, tb)
+
+    sys.excepthook = excepthook
 
 
 def _record_resources(tracker) -> None:

@@ -24,6 +24,9 @@ def watch_pool(pool_module) -> None:
     cls = pool_module.Pool
     watch(cls, "_state", _pool_state_filter, "on_pool_state")
     watch(pool_module.util.Finalize, "_callback", _finalizer_filter, "on_finalizer_callback")
+    # Built only when a result or an exception goes back to the parent: never per task.
+    watch(pool_module.MaybeEncodingError, "exc", _load, "on_encoding_error", "_pickling")
+    watch(pool_module.ExceptionWithTraceback, "exc", _load, "on_exception", "_pickling")
     _terminate_pool = cls._terminate_pool.__func__
 
 
@@ -31,6 +34,13 @@ def watch_executor(process_module) -> None:
     """concurrent.futures.process was just imported."""
     cls = process_module.ProcessPoolExecutor
     watch(cls, "_shutdown_thread", _executor_flag_filter, "on_executor_flag")
+    wrapper = getattr(process_module, "_ExceptionWithTraceback", None)
+    if wrapper is not None:
+        watch(wrapper, "exc", _load, "on_exception", "_pickling")
+
+
+def _load(obj, value, old) -> str:
+    return "load"
 
 
 def _pool_state_filter(obj, value, old) -> bool:
@@ -49,12 +59,13 @@ def _executor_flag_filter(obj, value, old):
 
 
 class _Watch:
-    __slots__ = ("callback", "filter", "name")
+    __slots__ = ("callback", "filter", "module", "name")
 
-    def __init__(self, name, filter, callback):
+    def __init__(self, name, filter, callback, module):
         self.name = name
         self.filter = filter
         self.callback = callback
+        self.module = "_mpdoctor_probe." + module
 
     def __set__(self, obj, value):
         values = obj.__dict__
@@ -68,11 +79,12 @@ class _Watch:
             return
         if wanted:
             try:
-                pools = sys.modules.get("_mpdoctor_probe._pools")
-                if pools is None and wanted == "load":
-                    from . import _pools as pools
-                if pools is not None:  # not loaded: no pool registered in this process
-                    getattr(pools, self.callback)(obj, value, old)
+                handler = sys.modules.get(self.module)
+                if handler is None and wanted == "load":
+                    __import__(self.module)
+                    handler = sys.modules[self.module]
+                if handler is not None:  # `_pools` not loaded: no pool registered here
+                    getattr(handler, self.callback)(obj, value, old)
             except Exception:
                 probe.disable()
 
@@ -83,6 +95,6 @@ class _Watch:
             raise AttributeError(self.name) from None
 
 
-def watch(cls, name, filter, callback) -> None:
+def watch(cls, name, filter, callback, module="_pools") -> None:
     if name not in cls.__dict__:
-        setattr(cls, name, _Watch(name, filter, callback))
+        setattr(cls, name, _Watch(name, filter, callback, module))

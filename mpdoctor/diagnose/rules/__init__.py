@@ -5,14 +5,27 @@ from __future__ import annotations
 from types import ModuleType
 
 from mpdoctor.diagnose.rules import (
+    initializer_failed,
     leaked_resource,
+    missing_main_guard,
     orphan_process,
     process_crashed,
+    unpicklable_callable,
+    unpicklable_exception,
+    unpicklable_object,
+    unpicklable_result,
     worker_died,
     zombie_process,
 )
 
+# Causes first: a child that died of a cause named here is not also a crash or a dead worker.
 ALL_RULES: tuple[ModuleType, ...] = (
+    missing_main_guard,
+    initializer_failed,
+    unpicklable_callable,
+    unpicklable_object,
+    unpicklable_result,
+    unpicklable_exception,
     worker_died,
     process_crashed,
     orphan_process,

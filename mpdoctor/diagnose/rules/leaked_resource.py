@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from mpdoctor.diagnose.evidence import Evidence, WarningEvidence
+from mpdoctor.diagnose.evidence import Evidence, ResourceEvidence, WarningEvidence
 from mpdoctor.diagnose.family import describe, process_at
 from mpdoctor.diagnose.wording import location, plural
 from mpdoctor.model import Finding, Hint, Location
@@ -67,7 +67,21 @@ def check(evidence: Evidence) -> list[Finding]:
         if warning.message.startswith(_PREFIX):
             report = reports.setdefault(warning.pid, _Report(warning.pid, warning.t_s))
             _read(warning, report)
-    return [_finding(r, evidence) for r in reports.values() if r.leaks or r.tracker_died]
+    return [
+        _finding(r, evidence)
+        for r in reports.values()
+        if (r.leaks or r.tracker_died) and not _left_by_tear_down(r, evidence)
+    ]
+
+
+def _left_by_tear_down(report: _Report, evidence: Evidence) -> bool:
+    """Every leaked resource's creator was ended by mpdoctor (a timeout, a stopped respawn
+    loop): the leak is the tear-down's doing, not the program's."""
+    leaked = _leaked(report, evidence)
+    if not report.leaks or not leaked:
+        return False
+    creators = [process_at(evidence, r.pid, r.created_s) for r in leaked]
+    return all(c is not None and c.ended_by_mpdoctor for c in creators)
 
 
 def _read(warning: WarningEvidence, report: _Report) -> None:
@@ -99,21 +113,24 @@ def _kind(kind: str, count: int) -> str:
     return plural(count, one, many)
 
 
-def _creation_sites(report: _Report, evidence: Evidence) -> list[Location]:
-    """The user's lines that created what was still registered when the tracker warned."""
+def _leaked(report: _Report, evidence: Evidence) -> list[ResourceEvidence]:
+    """The registrations still open when the tracker warned."""
     kinds = {kind for kind, _, _ in report.leaks}
-    leaked = [
+    return [
         r
         for r in evidence.resources
         if r.rtype in kinds
-        and r.site is not None
         and r.created_s <= report.t_s
         and (r.unregistered_s is None or r.unregistered_s > report.t_s)
     ]
+
+
+def _creation_sites(report: _Report, evidence: Evidence) -> list[Location]:
+    """The user's lines that created what was still registered when the tracker warned."""
     seen: set[tuple[str, int]] = set()
     sites = []
-    for res in leaked:
-        if (res.site.file, res.site.line) not in seen:
+    for res in _leaked(report, evidence):
+        if res.site is not None and (res.site.file, res.site.line) not in seen:
             seen.add((res.site.file, res.site.line))
             sites.append(location("created", res.site, res.pid))
     return sites

@@ -1,0 +1,133 @@
+"""Shared wording for the pickling rules: members, the call that sent them, early deaths."""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.evidence import (
+    Evidence,
+    PicklingEvidence,
+    ProcessEvidence,
+    UnpicklableMember,
+)
+from mpdoctor.diagnose.wording import location, where
+from mpdoctor.model import Frame, Location
+
+SENT_WHATS = ("task", "call", "process", "object")
+_MEMBERS_SHOWN = 12
+
+
+def sent_failures(evidence: Evidence) -> list[PicklingEvidence]:
+    """Failures to send something to a child, one per process and call (a Pool reports the
+    first failing task of a map; a process may fail several calls in turn)."""
+    seen: set[tuple] = set()
+    out = []
+    for failure in evidence.pickling:
+        if failure.what not in SENT_WHATS:
+            continue
+        key = (failure.pid, failure.api, failure.site and (failure.site.file, failure.site.line))
+        if key not in seen:
+            seen.add(key)
+            out.append(failure)
+    return out
+
+
+_SENDERS = {
+    "task": "the Pool",
+    "call": "ProcessPoolExecutor",
+    "process": "Process.start()",
+    "object": "multiprocessing",
+}
+
+
+def sender(failure: PicklingEvidence) -> str:
+    """Who failed to send: the call the program made ("Pool.map()"), or, when the program was
+    only waiting for the result there, the machinery that sends ("ProcessPoolExecutor")."""
+    if failure.api and not failure.awaited:
+        return f"{failure.api}()"
+    return _SENDERS.get(failure.what, "multiprocessing")
+
+
+def call_text(failure: PicklingEvidence) -> str:
+    """ "Pool.map() at app.py:12", or "ProcessPoolExecutor (raised at Future.result() at
+    app.py:9)" when the program's line only waited for the result."""
+    if failure.site is None:
+        return sender(failure)
+    if failure.awaited and failure.api:
+        return f"{sender(failure)} (raised at {failure.api}() at {where(failure.site)})"
+    return f"{sender(failure)} at {where(failure.site)}"
+
+
+def call_location(failure: PicklingEvidence) -> Location | None:
+    if failure.site is None:
+        return None
+    return location("awaited" if failure.awaited else "sent", failure.site, failure.pid)
+
+
+def defined_location(member: UnpicklableMember, pid: int) -> Location | None:
+    d = member.defined
+    if d is None or d.line is None:
+        return None
+    return Location(role="defined", file=d.file, line=d.line, pid=pid, function=member.name)
+
+
+def member_line(member: UnpicklableMember) -> str:
+    """ "iterable[0] -> Counter.guard (_thread.lock): TypeError: cannot pickle ..."."""
+    what = member.type
+    if member.kind == "callable":
+        what = f"{'an instance of ' if member.instance else ''}{member.name or member.type}"
+        if member.defined is not None:
+            line = f":{member.defined.line}" if member.defined.line else ""
+            what += f", defined at {member.defined.file}{line}"
+    return f"{member.path} ({what}): {member.reason}"
+
+
+def member_lines(members: list[UnpicklableMember], truncated: bool) -> list[str]:
+    lines = [member_line(m) for m in members[:_MEMBERS_SHOWN]]
+    if len(members) > _MEMBERS_SHOWN:
+        lines.append(f"... and {len(members) - _MEMBERS_SHOWN} more")
+    if truncated:
+        lines.append("the search stopped at its step budget: there may be more")
+    return lines
+
+
+def module_frame(proc: ProcessEvidence) -> Frame | None:
+    """The innermost module-level frame of the program's code in a child's traceback: the line
+    a spawn child ran again while it re-imported the main module."""
+    exc = proc.exception
+    if exc is None:
+        return None
+    for frame in reversed(exc.frames):
+        if frame.function == "<module>" and not frame.file.startswith("<"):
+            return frame
+    return None
+
+
+def died_importing_main(proc: ProcessEvidence) -> bool:
+    """The child died while multiprocessing re-imported the main module in it."""
+    exc = proc.exception
+    if exc is None or exc.where != "uncaught":
+        return False
+    return any(
+        f.function in ("_fixup_main_from_path", "_fixup_main_from_name", "import_main_path")
+        and f.file.endswith("spawn.py")
+        for f in exc.frames
+    )
+
+
+def escaped_pool_worker(proc: ProcessEvidence) -> Frame | None:
+    """The frame of Pool's worker() when an exception escaped it (task exceptions never do:
+    worker() catches them): the initializer failed, or a task could not be unpickled."""
+    exc = proc.exception
+    if exc is None or exc.where != "target":
+        return None
+    for frame in exc.frames:
+        if frame.function == "worker" and frame.file.endswith("pool.py"):
+            return frame
+    return None
+
+
+def has_start_up_cause(proc: ProcessEvidence) -> bool:
+    """A child that died setting up, of a cause a rule of its own names (missing-main-guard,
+    initializer-failed): not also a crash or a dead worker."""
+    from mpdoctor.diagnose.rules.initializer_failed import is_initializer_failure
+
+    return died_importing_main(proc) or is_initializer_failure(proc)
