@@ -3,8 +3,9 @@
 A sample states `Expect: <finding id>[, <id>...]` or `Expect: none`, `Exit: <code>` or
 `Exit: signal:<NAME>`, and optionally `Methods: fork, spawn` (the start methods under which the
 expectation holds; all three when absent) and `Stopped: respawn-loop` (mpdoctor stops the
-program: exit 124 with that outcome, where plain python exits as `Exit:` says). A line that a finding must cite among its locations
-ends with `# <- finding` (optionally followed by the location's role in parentheses).
+program: exit 124 with that outcome, where plain python exits as `Exit:` says). A line that a
+finding must cite among its locations ends with `# <- finding` (optionally followed by the
+location's role in parentheses).
 """
 
 from __future__ import annotations

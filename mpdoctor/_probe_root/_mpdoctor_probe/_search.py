@@ -15,6 +15,7 @@ Paths read like the call that sent the object: `args[0] -> Counter.guard` is the
 `guard` of the Counter instance given as the first argument.
 """
 
+import functools
 import pickle
 import sys
 import types
@@ -55,9 +56,14 @@ def _reducers():
     reduction = sys.modules.get("multiprocessing.reduction")
     if reduction is not None:
         extra = getattr(reduction.ForkingPickler, "_extra_reducers", {})
-        own = set(extra)
         table.update(extra)
+        own = {t for t, f in extra.items() if getattr(f, "__name__", "") not in _PLAIN_REDUCERS}
     return table, own
+
+
+# multiprocessing's reducers that only build a tuple (bound methods, method descriptors,
+# partials): safe to call. The others duplicate descriptors (sockets, connections).
+_PLAIN_REDUCERS = frozenset(("_reduce_method", "_reduce_method_descriptor", "_reduce_partial"))
 
 
 class _Search:
@@ -101,8 +107,16 @@ class _Search:
             return self._items(((None, item) for item in obj), path)
         if isinstance(obj, _BY_REFERENCE):
             return self._reference(obj, path)
-        if isinstance(obj, types.MethodType):
-            return self.visit(obj.__self__, _join(path, ".__self__"))
+        if t is functools.partial:
+            fails = self.visit(obj.func, _join(path, "partial.func"))
+            for i, arg in enumerate(obj.args):
+                fails |= self.visit(arg, _join(path, "partial.args[%d]" % i))
+            for name, value in (obj.keywords or {}).items():
+                fails |= self.visit(value, _join(path, "partial.keywords[%r]" % name))
+            return fails
+        if isinstance(obj, types.MethodType):  # sent as (getattr, (self, name)): self goes too
+            name = getattr(obj.__func__, "__qualname__", "method")
+            return self.visit(obj.__self__, _join(path, name + ".__self__"))
         try:
             reduce = self.table.get(t)
             if reduce is not None:
