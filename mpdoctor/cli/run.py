@@ -20,10 +20,16 @@ COMMAND_SETTINGS = {
     "context_settings": {"allow_interspersed_args": False},
     "epilog": (
         "Exit status: the program's own; if the program dies by signal N, mpdoctor dies by N "
-        "too. 124: mpdoctor stopped it (timeout). 2: usage error. 125: mpdoctor failed. "
-        "126/127: the -- COMMAND is not executable / not found."
+        "too. 124: mpdoctor stopped it (timeout, respawn loop). 2: usage error. 125: mpdoctor "
+        "failed. 126/127: the -- COMMAND is not executable / not found."
     ),
 }
+
+
+class StartMethod(str, Enum):
+    fork = "fork"
+    spawn = "spawn"
+    forkserver = "forkserver"
 
 
 class MpLog(str, Enum):
@@ -50,6 +56,14 @@ def run(
     report: Path | None = typer.Option(
         None, "--report", help="Write the JSON report (schema v1) to this file."
     ),
+    start_method: StartMethod | None = typer.Option(
+        None,
+        "--start-method",
+        help=(
+            "Default start method of every process, as macOS/Windows (spawn) or Python 3.14 "
+            "(forkserver) have it; the program's own set_start_method/get_context still win."
+        ),
+    ),
     mp_log: MpLog = typer.Option(
         MpLog.info, "--mp-log", help="multiprocessing.log_to_stderr level in every process."
     ),
@@ -75,6 +89,7 @@ def run(
         mp_log=mp_log.value,
         timeout=timeout,
         keep_orphans=keep_orphans,
+        start_method=start_method.value if start_method else None,
     )
     result = run_target(target, options)  # the program has run; its status must survive
     try:

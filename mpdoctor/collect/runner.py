@@ -48,6 +48,8 @@ class RunOptions:
     keep_orphans: bool = False  # leave descendants alive after the main process exits
     sample_interval: float = 0.25
     helper_grace: float = 2.0  # how long multiprocessing's helpers may outlive main
+    start_method: str | None = None  # --start-method: the default start method of every process
+    only_methods: tuple[str, ...] = ()  # the only start methods that exist (Windows-like: spawn)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,12 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
         )
     session = create_session()
     try:
-        env = target_env(session, options.mp_log)
+        env = target_env(
+            session,
+            options.mp_log,
+            start_method=options.start_method,
+            only_methods=options.only_methods,
+        )
         oom_start = cgroup.oom_kills()
         gate = SignalGate.install()
         try:
@@ -329,6 +336,8 @@ class _Monitor:
         target: Reaped | None = self.reaper.target
         duration = time.time() - self.t0
         streams = read_events(self.session.events_dir)
+        if self.options.start_method:
+            self.notes.extend(_explicit_methods(streams, self.options.start_method))
         evidence = build_evidence(
             BuildInputs(
                 t0=self.t0,
@@ -367,7 +376,7 @@ class _Monitor:
             interpreter=None,
             interpreter_exe=_start_field(main_stream, "exe"),
             python_version=_start_field(main_stream, "py"),
-            start_method=_start_method(main_stream),
+            start_method=_start_method(main_stream, self.options.start_method),
             notes=list(self.notes),
             signals=list(self.signals),
             samples_taken=self.sampler.samples_taken,
@@ -394,19 +403,44 @@ def _start_field(stream: object, name: str) -> str | None:
     return getattr(start, name, None) if start is not None else None
 
 
-def _start_method(stream: object) -> str | None:
-    """The start method main used: its children's, else the one fixed at import, else default."""
+def _start_method(stream: object, forced: str | None = None) -> str | None:
+    """The start method main used: its children's, else the one fixed at import, else default;
+    "spawn (forced)" when that is the one --start-method made the default."""
     from mpdoctor.collect.events import ChildStartEvent, MpEvent
 
     if stream is None:
-        return None
+        return f"{forced} (forced)" if forced else None
+    method = None
     for child in stream.of(ChildStartEvent):  # type: ignore[attr-defined]
         if child.method:
-            return child.method
-    mp = stream.first(MpEvent)  # type: ignore[attr-defined]
-    if mp is None:
-        return None
-    return mp.method or mp.default_method
+            method = child.method
+            break
+    else:
+        mp = stream.first(MpEvent)  # type: ignore[attr-defined]
+        if mp is not None:
+            method = mp.method or mp.default_method
+    if forced and method in (None, forced):
+        return f"{forced} (forced)"
+    return method
+
+
+def _explicit_methods(streams: list, forced: str) -> list[str]:
+    """Notes naming the start methods the program chose itself over the forced default."""
+    from mpdoctor.collect.events import ChildStartEvent
+
+    chosen: dict[str, tuple[int, str | None]] = {}
+    for stream in streams:
+        for child in stream.of(ChildStartEvent):
+            if child.method and child.method != forced:
+                count, site = chosen.get(child.method, (0, None))
+                where = f"{child.site.file}:{child.site.line}" if child.site else None
+                chosen[child.method] = (count + 1, site or where)
+    return [
+        f"the program chose {method} itself for {count} process{'es' if count > 1 else ''}"
+        + (f" (first at {site})" if site else "")
+        + f"; --start-method {forced} changes only the default"
+        for method, (count, site) in chosen.items()
+    ]
 
 
 def _fill_interpreter(result: RunResult, interp: Interpreter | None) -> None:

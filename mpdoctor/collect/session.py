@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SESSION_VAR = "MPDOCTOR_SESSION"
 MP_LOG_VAR = "MPDOCTOR_MP_LOG"
+# --start-method: the default start method every process of the tree uses (the program's own
+# set_start_method / get_context(name) still win); METHODS_VAR (check --matrix's Windows-like
+# column) leaves only the methods named, so get_context("fork") fails as it does on Windows.
+START_METHOD_VAR = "MPDOCTOR_START_METHOD"
+METHODS_VAR = "MPDOCTOR_START_METHODS"
 MP_LOG_LEVELS = ("off", "warning", "info", "debug", "subdebug")
 
 PROBE_ROOT = Path(__file__).resolve().parent.parent / "_probe_root"
@@ -85,7 +90,11 @@ def _private_dir(path: str) -> bool:
 
 
 def target_env(
-    session: Session, mp_log: str = "info", base: Mapping[str, str] | None = None
+    session: Session,
+    mp_log: str = "info",
+    base: Mapping[str, str] | None = None,
+    start_method: str | None = None,
+    only_methods: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """The target's environment: the user's, plus the probe on PYTHONPATH and the session vars."""
     if mp_log not in MP_LOG_LEVELS:
@@ -96,4 +105,10 @@ def target_env(
     env["PYTHONPATH"] = str(PROBE_ROOT) + (os.pathsep + user_path if user_path else "")
     env[SESSION_VAR] = str(session.path)
     env[MP_LOG_VAR] = mp_log
+    for name in (START_METHOD_VAR, METHODS_VAR):
+        env.pop(name, None)  # never inherited from an outer mpdoctor run
+    if start_method:
+        env[START_METHOD_VAR] = start_method
+    if only_methods:
+        env[METHODS_VAR] = ",".join(only_methods)
     return env

@@ -126,6 +126,8 @@ def hook_imported() -> None:
 
 def on_import(name: str, module) -> None:
     if name == "multiprocessing":
+        if os.environ.get("MPDOCTOR_START_METHOD") or os.environ.get("MPDOCTOR_START_METHODS"):
+            _force_start_method(module.context)
         _mp_event(module)
         if role() == "forkserver":
             _record_excepthook_calls()
@@ -157,6 +159,25 @@ def on_import(name: str, module) -> None:
             _record_resources(module)
     elif name == "traceback":
         _patch_print_exc(module)
+
+
+def _force_start_method(context) -> None:
+    """--start-method: change the default context only. The program's set_start_method() and
+    get_context(name) still choose, as they would on macOS, Windows or Python 3.14; and since
+    nothing fixes the context here, forcing never makes a set_start_method() fail."""
+    concrete = context._concrete_contexts
+    only = os.environ.get("MPDOCTOR_START_METHODS")
+    if only:  # a Windows-like run: the other methods do not exist
+        keep = only.split(",")
+        for name in list(concrete):
+            if name not in keep:
+                del concrete[name]
+        methods = [name for name in keep if name in concrete]
+        context._default_context.get_all_start_methods = lambda: list(methods)
+    method = os.environ.get("MPDOCTOR_START_METHOD")
+    default = context._default_context
+    if method in concrete and default._actual_context is None:
+        default._default_context = concrete[method]
 
 
 def _at_exit() -> None:
