@@ -97,7 +97,9 @@ class ExceptionEvent(Event):
     message: str
     traceback: str
     frames: list[Frame] = field(default_factory=list)
-    where: str = "target"  # target (escaped a Process target) | uncaught (the main thread's)
+    # target (escaped a Process target) | uncaught (the main thread's) | task (a pool or
+    # executor task raised it; the worker sent it back)
+    where: str = "target"
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,7 @@ def _exception(d: dict[str, Any], base: dict[str, Any]) -> ExceptionEvent:
         message=_str(d, "message") or "",
         traceback=_str(d, "traceback") or "",
         frames=[f for f in map(_frame, frames) if f] if isinstance(frames, list) else [],
-        where="uncaught" if d.get("where") == "uncaught" else "target",
+        where=d["where"] if d.get("where") in ("uncaught", "task") else "target",
     )
 
 

@@ -185,11 +185,12 @@ class _Builder:
         mp: MpEvent | None = stream.first(MpEvent)
         if mp is not None and mp.role in ("forkserver", "resource-tracker"):
             pe.started_as = pe.started_as or mp.role
-        exc: ExceptionEvent | None = stream.first(ExceptionEvent)
-        if exc is not None:
-            pe.exception = ExceptionInfo(
-                exc.type, exc.message, exc.traceback, list(exc.frames), exc.where
-            )
+        for exc in stream.of(ExceptionEvent):
+            info = ExceptionInfo(exc.type, exc.message, exc.traceback, list(exc.frames), exc.where)
+            if exc.where == "task":
+                pe.task_exceptions.append(info)
+            elif pe.exception is None:
+                pe.exception = info
 
     def find(self, pid: int, t: float | None) -> ProcessEvidence | None:
         """The process that had `pid` at time `t` (the latest created by then)."""

@@ -29,7 +29,7 @@ class ExceptionInfo:
     message: str
     traceback: str  # the text Python printed, byte for byte
     frames: list[Frame] = field(default_factory=list)  # innermost last
-    where: str = "target"  # target | uncaught
+    where: str = "target"  # target | uncaught | task
 
 
 @dataclass
@@ -122,7 +122,8 @@ class ProcessEvidence:
     cpu_s: float | None = None
     peak_rss_bytes: int | None = None
     num_threads: int | None = None
-    exception: ExceptionInfo | None = None
+    exception: ExceptionInfo | None = None  # what ended it (escaped its target, or uncaught)
+    task_exceptions: list[ExceptionInfo] = field(default_factory=list)  # first few tasks' own
     # Who sent it a signal, from the sender's probe (os.kill audit): see KillEvidence.
     kills: list[KillEvidence] = field(default_factory=list)
     alive_after_main: bool = False  # still alive when the main process had exited + grace

@@ -5,11 +5,10 @@ from __future__ import annotations
 from mpdoctor.diagnose.evidence import (
     Evidence,
     PicklingEvidence,
-    ProcessEvidence,
     UnpicklableMember,
 )
 from mpdoctor.diagnose.wording import location, where
-from mpdoctor.model import Frame, Location
+from mpdoctor.model import Location
 
 SENT_WHATS = ("task", "call", "process", "object")
 _MEMBERS_SHOWN = 12
@@ -87,47 +86,3 @@ def member_lines(members: list[UnpicklableMember], truncated: bool) -> list[str]
     if truncated:
         lines.append("the search stopped at its step budget: there may be more")
     return lines
-
-
-def module_frame(proc: ProcessEvidence) -> Frame | None:
-    """The innermost module-level frame of the program's code in a child's traceback: the line
-    a spawn child ran again while it re-imported the main module."""
-    exc = proc.exception
-    if exc is None:
-        return None
-    for frame in reversed(exc.frames):
-        if frame.function == "<module>" and not frame.file.startswith("<"):
-            return frame
-    return None
-
-
-def died_importing_main(proc: ProcessEvidence) -> bool:
-    """The child died while multiprocessing re-imported the main module in it."""
-    exc = proc.exception
-    if exc is None or exc.where != "uncaught":
-        return False
-    return any(
-        f.function in ("_fixup_main_from_path", "_fixup_main_from_name", "import_main_path")
-        and f.file.endswith("spawn.py")
-        for f in exc.frames
-    )
-
-
-def escaped_pool_worker(proc: ProcessEvidence) -> Frame | None:
-    """The frame of Pool's worker() when an exception escaped it (task exceptions never do:
-    worker() catches them): the initializer failed, or a task could not be unpickled."""
-    exc = proc.exception
-    if exc is None or exc.where != "target":
-        return None
-    for frame in exc.frames:
-        if frame.function == "worker" and frame.file.endswith("pool.py"):
-            return frame
-    return None
-
-
-def has_start_up_cause(proc: ProcessEvidence) -> bool:
-    """A child that died setting up, of a cause a rule of its own names (missing-main-guard,
-    initializer-failed): not also a crash or a dead worker."""
-    from mpdoctor.diagnose.rules.initializer_failed import is_initializer_failure
-
-    return died_importing_main(proc) or is_initializer_failure(proc)

@@ -106,6 +106,10 @@ def test_every_rule_has_id_hint_and_docs() -> None:
             "unpicklable-object",
             "unpicklable-result",
             "unpicklable-exception",
+            "interactive-main",
+            "child-stdin",
+            "daemon-children",
+            "start-method-conflict",
         ]
     )
     for rule in ALL_RULES:

@@ -42,6 +42,10 @@ def test_every_finding_made_so_far_has_a_sample():
         "unpicklable-object",
         "unpicklable-result",
         "unpicklable-exception",
+        "interactive-main",
+        "child-stdin",
+        "daemon-children",
+        "start-method-conflict",
     }
     assert expected <= {fid for s in SAMPLES for fid in s.expect}
     assert sum(s.correct for s in SAMPLES) >= 11

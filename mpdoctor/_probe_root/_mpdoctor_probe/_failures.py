@@ -3,6 +3,8 @@
 * An exception escaping a process target, as `BaseProcess._bootstrap` is about to print it
   (`_mp._patch_print_exc` calls `record_exception`): `exception` with the text
   `traceback.format_exception` gives, the same text print_exc prints next.
+* An exception a pool or executor task raised, as the worker sends it back (`_pickling` sees
+  it being wrapped): `exception` with `where: task`, the first few per worker.
 * An exception Python printed as uncaught in a process's main thread (the program's main, a
   spawn child failing before its target ran): `exception` with `where: uncaught`, recorded at
   exit from sys.last_value, then `_pickling` looks for a pickling failure in it.
@@ -46,6 +48,22 @@ def record_uncaught(exc) -> None:
     from . import _pickling
 
     _pickling.after_uncaught(exc)
+
+
+_task_exceptions = 0
+TASK_EXCEPTIONS_KEPT = 10  # per process: a task failing 100,000 times is one story
+
+
+def record_task_exception(exc) -> None:
+    """A pool or executor task raised `exc` (the worker is sending it back to the caller):
+    `exception` with `where: task`, for the first few of each worker."""
+    global _task_exceptions
+    if _task_exceptions >= TASK_EXCEPTIONS_KEPT:
+        return
+    _task_exceptions += 1
+    import traceback
+
+    _emit_exception(traceback, type(exc), exc, exc.__traceback__, "task")
 
 
 def _alert_early_death() -> None:

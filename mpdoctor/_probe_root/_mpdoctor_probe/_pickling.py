@@ -177,6 +177,9 @@ def on_exception(wrapper, exc, old) -> None:
     executor's _ExceptionWithTraceback): can the parent rebuild it?"""
     if not isinstance(exc, BaseException):
         return
+    from . import _failures
+
+    _failures.record_task_exception(exc)
     frame = _caller("_sendback_result")
     if frame is not None and frame.f_locals.get("exception") is None:
         # the executor could not send a result back: this exception is the pickling error

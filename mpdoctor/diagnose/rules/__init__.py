@@ -5,11 +5,15 @@ from __future__ import annotations
 from types import ModuleType
 
 from mpdoctor.diagnose.rules import (
+    child_stdin,
+    daemon_children,
     initializer_failed,
+    interactive_main,
     leaked_resource,
     missing_main_guard,
     orphan_process,
     process_crashed,
+    start_method_conflict,
     unpicklable_callable,
     unpicklable_exception,
     unpicklable_object,
@@ -21,11 +25,15 @@ from mpdoctor.diagnose.rules import (
 # Causes first: a child that died of a cause named here is not also a crash or a dead worker.
 ALL_RULES: tuple[ModuleType, ...] = (
     missing_main_guard,
+    interactive_main,
     initializer_failed,
     unpicklable_callable,
     unpicklable_object,
     unpicklable_result,
     unpicklable_exception,
+    start_method_conflict,
+    daemon_children,
+    child_stdin,
     worker_died,
     process_crashed,
     orphan_process,

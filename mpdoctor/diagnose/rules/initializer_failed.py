@@ -7,9 +7,9 @@ Pool's worker() function, which catches everything a task raises: it came from t
 
 from __future__ import annotations
 
+from mpdoctor.diagnose.causes import escaped_pool_worker
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.family import parent_of, pool_of, short_label
-from mpdoctor.diagnose.pickling import escaped_pool_worker
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, user_frame
 from mpdoctor.diagnose.wording import location, plural, where
 from mpdoctor.model import Finding, Hint

@@ -10,9 +10,9 @@ the child's uncaught exception; its module-level frame is the line to move under
 
 from __future__ import annotations
 
+from mpdoctor.diagnose.causes import died_importing_main, module_frame
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.family import parent_of, short_label, start_location
-from mpdoctor.diagnose.pickling import died_importing_main, module_frame
 from mpdoctor.diagnose.tracebacks import exception_text, short_path, short_type
 from mpdoctor.diagnose.wording import location, plural, where
 from mpdoctor.model import Finding, Frame, Hint

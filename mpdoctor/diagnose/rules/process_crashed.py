@@ -10,6 +10,7 @@ not start (`subprocess.run(["grep", ...])` returns 1 to a caller that checks it)
 
 from __future__ import annotations
 
+from mpdoctor.diagnose.causes import named_cause
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.exits import (
     Death,
@@ -20,7 +21,6 @@ from mpdoctor.diagnose.exits import (
     sender_unknowable,
 )
 from mpdoctor.diagnose.family import label, short_label, start_location
-from mpdoctor.diagnose.pickling import has_start_up_cause
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
@@ -55,7 +55,7 @@ def check(evidence: Evidence) -> list[Finding]:
         if proc.key == evidence.main:
             continue
         death = death_of(proc)
-        if death is None or is_deliberate(proc, death) or has_start_up_cause(proc):
+        if death is None or is_deliberate(proc, death) or named_cause(proc):
             continue
         role = roles[proc.key]
         if role in _WORKERS or not _reportable(role, death):

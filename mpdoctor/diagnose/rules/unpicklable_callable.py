@@ -9,7 +9,9 @@ failure (`unpicklable` events), with where the callable is defined and the call 
 
 from __future__ import annotations
 
-from mpdoctor.diagnose.evidence import Evidence, PicklingEvidence
+from mpdoctor.diagnose.causes import not_found_in_main
+from mpdoctor.diagnose.evidence import Evidence, PicklingEvidence, ProcessEvidence
+from mpdoctor.diagnose.family import pool_of
 from mpdoctor.diagnose.pickling import (
     call_location,
     call_text,
@@ -18,15 +20,16 @@ from mpdoctor.diagnose.pickling import (
     sender,
     sent_failures,
 )
-from mpdoctor.diagnose.wording import plural
+from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text
+from mpdoctor.diagnose.wording import location, plural, where
 from mpdoctor.model import Finding, Hint
 
 RULE_ID = "unpicklable-callable"
 
 HINT = Hint(
     fix=(
-        "Define the function (or class) at module level and pass it by name; bind fixed "
-        "arguments with functools.partial instead of a lambda or closure."
+        "Define the function (or class) at module level, before creating the pool, and pass "
+        "it by name; bind fixed arguments with functools.partial instead of a lambda or closure."
     ),
     why=(
         "multiprocessing sends functions and classes by module and qualified name, and the "
@@ -43,6 +46,49 @@ def check(evidence: Evidence) -> list[Finding]:
         callables = [m for m in failure.members if m.kind == "callable"]
         if callables:
             findings.append(_finding(failure, callables))
+    return findings + _defined_too_late(evidence)
+
+
+def _defined_too_late(evidence: Evidence) -> list[Finding]:
+    """Fork workers that could not find a function in `__main__`, which has a file: it was
+    defined (or bound) after the workers were forked, so their copy of the module lacks it."""
+    groups: dict[tuple, list[tuple[ProcessEvidence, str]]] = {}
+    for proc in evidence.processes.values():
+        found = not_found_in_main(proc)
+        if found is not None and found[1]:
+            pool = pool_of(proc, evidence)
+            groups.setdefault((pool.pool_id if pool else None, found[0]), []).append(
+                (proc, found[0])
+            )
+    findings = []
+    for (_, name), hits in groups.items():
+        first = hits[0][0]
+        pool = pool_of(first, evidence)
+        created = f", created at {where(pool.site)}" if pool and pool.site else ""
+        exc = first.exception
+        assert exc is not None
+        message = (
+            f"{plural(len(hits), 'worker')} of the {pool.kind if pool else 'pool'}{created}, "
+            f"could not find {name}() in __main__: it was defined after the workers were "
+            f"{first.start_method or 'fork'}ed, and each worker has the module as it was then. "
+            f"They raised {exception_text(exc)}; the task each one held is lost."
+        )
+        locations = []
+        if pool is not None and pool.site is not None:
+            locations.append(location("created", pool.site, pool.owner_pid))
+        findings.append(
+            Finding(
+                id=RULE_ID,
+                severity="error",
+                certainty="proven",
+                title=f"{name}() was defined after the pool's workers started",
+                message=message,
+                pids=sorted(p.key.pid for p, _ in hits),
+                locations=locations,
+                evidence=[clipped_traceback(exc.traceback)],
+                hint=HINT,
+            )
+        )
     return findings
 
 

@@ -12,6 +12,7 @@ own terminate is then the likely sender).
 
 from __future__ import annotations
 
+from mpdoctor.diagnose.causes import named_cause
 from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence
 from mpdoctor.diagnose.exits import (
     Death,
@@ -22,7 +23,6 @@ from mpdoctor.diagnose.exits import (
     kill_location,
 )
 from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label, start_location
-from mpdoctor.diagnose.pickling import has_start_up_cause
 from mpdoctor.diagnose.roles import classify, classify_all
 from mpdoctor.diagnose.signals import SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type
@@ -55,7 +55,7 @@ def check(evidence: Evidence) -> list[Finding]:
         if proc.key == evidence.main or roles[proc.key] not in _WORKERS:
             continue
         death = death_of(proc)
-        if death is None or is_deliberate(proc, death) or has_start_up_cause(proc):
+        if death is None or is_deliberate(proc, death) or named_cause(proc):
             continue
         pool = pool_of(proc, evidence)
         if pool is None and death.signal == SIGTERM and not proc.kills:
