@@ -17,9 +17,10 @@ except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
 
 from mpdoctor import __version__
+from mpdoctor.cli import check as check_cmd
 from mpdoctor.cli import report as report_cmd
 from mpdoctor.cli import run as run_cmd
-from mpdoctor.cli.argv import split_run_argv
+from mpdoctor.cli.argv import COMMAND_FLAG, split_run_argv
 from mpdoctor.errors import EXIT_INTERNAL, EXIT_USAGE, MpdoctorError
 
 app = typer.Typer(
@@ -48,20 +49,24 @@ def _root(
 
 app.command("run", **run_cmd.COMMAND_SETTINGS)(run_cmd.run)
 app.command("report")(report_cmd.report)
+app.command("check", **check_cmd.COMMAND_SETTINGS)(check_cmd.check)
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:
-    """Apply Python's "the rest belongs to the program" rule to `mpdoctor run`."""
-    if not argv or argv[0] != "run":
+    """Apply Python's "the rest belongs to the program" rule to `mpdoctor run` and `check`."""
+    if not argv or argv[0] not in ("run", "check"):
         return argv
-    run_click = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    run_click = typer.main.get_command(app).commands[argv[0]]  # type: ignore[attr-defined]
     with_values = [
         opt
         for param in run_click.params
         if param.param_type_name == "option" and not getattr(param, "is_flag", False)
         for opt in param.opts + param.secondary_opts
     ]
-    return ["run", *split_run_argv(argv[1:], with_values)]
+    split = split_run_argv(argv[1:], with_values)
+    if argv[0] == "check":  # check has no `-- COMMAND` form: a `--` only ends its options
+        split = [token for token in split if token != COMMAND_FLAG]
+    return [argv[0], *split]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,3 +33,15 @@ def _cwd() -> str | None:
         return os.getcwd()
     except OSError:  # the directory was removed under us: show absolute paths
         return None
+
+
+def print_check(script: str, findings, rows, color: ColorChoice) -> None:
+    """Render `mpdoctor check`'s static findings and matrix on stderr."""
+    from mpdoctor.render.console import make_console
+    from mpdoctor.render.matrix import render_check
+
+    console = make_console(sys.stderr, color.value, os.environ)
+    try:
+        render_check(script, findings, rows, console, paths_under=_cwd())
+    except BrokenPipeError:
+        pass

@@ -191,11 +191,20 @@ def spawn(
     *,
     sigmask: Iterable[int] | None = None,
     sigdef: Iterable[int] = (),
+    output: str | None = None,
 ) -> int:
-    """Start the target with posix_spawn: inherited fds and cwd, mpdoctor's process group."""
+    """Start the target with posix_spawn: inherited fds and cwd, mpdoctor's process group.
+    With `output`, stdout and stderr go to that file and stdin is /dev/null (check --matrix
+    runs a program several times in a row)."""
     kwargs: dict[str, object] = {"setsigdef": tuple(sigdef)}
     if sigmask is not None:
         kwargs["setsigmask"] = tuple(sigmask)
+    if output is not None:
+        kwargs["file_actions"] = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ]
     try:
         return os.posix_spawn(path, list(argv), dict(env), **kwargs)  # type: ignore[arg-type]
     except OSError as exc:

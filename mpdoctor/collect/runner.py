@@ -50,6 +50,7 @@ class RunOptions:
     helper_grace: float = 2.0  # how long multiprocessing's helpers may outlive main
     start_method: str | None = None  # --start-method: the default start method of every process
     only_methods: tuple[str, ...] = ()  # the only start methods that exist (Windows-like: spawn)
+    output: str | None = None  # a file for the program's stdout and stderr (stdin: /dev/null)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
                 env,
                 sigmask=gate.original_mask,
                 sigdef=signals_to_default(gate.reset_in_child),
+                output=options.output,
             )
         except BaseException:
             gate.restore()

@@ -56,14 +56,30 @@ def render_report(report: Report, console: Console, *, paths_under: str | None =
     if report.processes:
         blocks += [Text(), _process_tree(report.processes, report.findings, platform)]
     blocks.append(Text())
-    if report.findings:
-        blocks.append(_findings_heading(report.findings))
-        for finding in report.findings:
-            blocks += [Text(), _finding(finding, paths_under)]
-        blocks += [Text(), Text("remediation", style="bold"), _remediation(report.findings)]
-    else:
-        blocks.append(Text("no findings", style="bold green"))
+    blocks += findings_blocks(report.findings, paths_under)
     blocks.append(Rule(Text("mpdoctor", style="bold"), style="dim"))
+    print_blocks(blocks, console)
+
+
+def findings_blocks(
+    findings: list[Finding], paths_under: str | None, remediation: bool = True
+) -> list[RenderableType]:
+    """The findings, each in full, then the remediation table (or "no findings")."""
+    if not findings:
+        return [Text("no findings", style="bold green")]
+    blocks: list[RenderableType] = [_findings_heading(findings)]
+    for finding in findings:
+        blocks += [Text(), _finding(finding, paths_under)]
+    if remediation:
+        blocks += remediation_blocks(findings)
+    return blocks
+
+
+def remediation_blocks(findings: list[Finding]) -> list[RenderableType]:
+    return [Text(), Text("remediation", style="bold"), _remediation(findings)]
+
+
+def print_blocks(blocks: list[RenderableType], console: Console) -> None:
     for block in blocks:
         console.print(_Trimmed(block), crop=False)
 

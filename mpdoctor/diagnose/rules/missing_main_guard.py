@@ -66,7 +66,10 @@ def _evidence(proc: ProcessEvidence) -> list[str]:
     frames = exc.frames
     module = module_frame(proc)
     start = frames.index(module) if module in frames else 0
-    chain = " -> ".join(f"{f.function} ({short_path(f.file)}:{f.line})" for f in frames[start:])
+    shown = [f"{f.function} ({short_path(f.file)}:{f.line})" for f in frames[start:]]
+    if len(shown) > 4:  # the program's line, the call it made, and where it failed
+        shown = [*shown[:2], "...", shown[-1]]
+    chain = " -> ".join(shown)
     first_sentence = " ".join(exc.message.split()).split(". ")[0]
     return [f"child's stack: {chain}", f"{short_type(exc.type)}: {first_sentence}"]
 

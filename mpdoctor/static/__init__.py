@@ -1,0 +1,1 @@
+"""Checks on a program's source, without running it (`mpdoctor check`)."""
