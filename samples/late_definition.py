@@ -11,7 +11,6 @@ dies with it; the task is lost and get() without a timeout would wait forever.
 import multiprocessing
 import sys
 
-
 if __name__ == "__main__":
     pool = multiprocessing.get_context("fork").Pool(1)  # <- finding (created)
 

@@ -9,7 +9,6 @@ Creating the Queue fixed the default context, so the later set_start_method("spa
 
 import multiprocessing
 
-
 if __name__ == "__main__":
     results = multiprocessing.Queue()
     multiprocessing.set_start_method("spawn")  # <- finding (raised)

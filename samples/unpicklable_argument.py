@@ -17,7 +17,7 @@ class Account:
     def __init__(self, name):
         self.name = name
         self.guard = threading.Lock()
-        self.audit = open(os.devnull, "w")  # noqa: SIM115
+        self.audit = open(os.devnull, "w")
 
 
 def balance(account):

@@ -103,6 +103,13 @@ class ExceptionEvent(Event):
 
 
 @dataclass(frozen=True)
+class ManagerEndEvent(Event):
+    manager: int | None  # the manager's server process
+    site: Site | None  # the program's line that shut it down (the end of its with block)
+    exiting: bool  # shut down by multiprocessing's exit handler
+
+
+@dataclass(frozen=True)
 class UnpicklableEvent(Event):
     what: str
     error: str
@@ -321,6 +328,15 @@ def _raised(value: Any) -> RaisedClass | None:
     )
 
 
+def _manager_end(d: dict[str, Any], base: dict[str, Any]) -> ManagerEndEvent:
+    return ManagerEndEvent(
+        **base,
+        manager=_int(d, "manager"),
+        site=_site(d.get("site")),
+        exiting=d.get("exiting") is True,
+    )
+
+
 def _unpicklable(d: dict[str, Any], base: dict[str, Any]) -> UnpicklableEvent:
     members = d.get("members")
     return UnpicklableEvent(
@@ -373,6 +389,7 @@ _PARSERS = {
     "warning": _warning,
     "resource": _resource,
     "unpicklable": _unpicklable,
+    "manager-end": _manager_end,
 }
 
 

@@ -24,6 +24,7 @@ from mpdoctor.collect.events import (
     ChildStartEvent,
     ExceptionEvent,
     KillEvent,
+    ManagerEndEvent,
     MpEvent,
     PoolEndEvent,
     PoolEvent,
@@ -38,6 +39,7 @@ from mpdoctor.diagnose.evidence import (
     Evidence,
     ExceptionInfo,
     KillEvidence,
+    ManagerEndEvidence,
     PicklingEvidence,
     PoolEvidence,
     ProcessEvidence,
@@ -314,6 +316,14 @@ class _Builder:
                 found.unregistered_s = self.rel(t)
         return out
 
+    def manager_ends(self) -> list[ManagerEndEvidence]:
+        out = [
+            ManagerEndEvidence(stream.pid, ev.manager, self.rel(ev.t), ev.site, ev.exiting)
+            for stream in self.inp.streams
+            for ev in stream.of(ManagerEndEvent)
+        ]
+        return sorted(out, key=lambda m: m.t_s)
+
     def pickling(self) -> list[PicklingEvidence]:
         out = [
             PicklingEvidence(
@@ -401,6 +411,7 @@ def build_evidence(inputs: BuildInputs) -> Evidence:
         warnings=b.warnings(),
         resources=b.resources(),
         pickling=b.pickling(),
+        manager_ends=b.manager_ends(),
         respawn_stopped_parent=inputs.respawn_stopped_parent,
         cgroup_oom_kills=inputs.cgroup_oom_kills,
         duration_s=round(inputs.duration_s, 3),

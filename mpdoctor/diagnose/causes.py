@@ -73,11 +73,12 @@ def daemonic_child(exc: ExceptionInfo) -> bool:
 def named_cause(proc: ProcessEvidence) -> bool:
     """The child died of a cause a specific rule names."""
     from mpdoctor.diagnose.rules.initializer_failed import is_initializer_failure
+    from mpdoctor.diagnose.rules.manager_gone import used_dead_proxy
 
     exc = proc.exception
     return (
         died_importing_main(proc)
         or is_initializer_failure(proc)
         or not_found_in_main(proc) is not None
-        or (exc is not None and (stdin_eof(exc) or daemonic_child(exc)))
+        or (exc is not None and (stdin_eof(exc) or daemonic_child(exc) or used_dead_proxy(exc)))
     )

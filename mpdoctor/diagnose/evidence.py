@@ -178,6 +178,17 @@ class ResourceEvidence:
 
 
 @dataclass
+class ManagerEndEvidence:
+    """A Manager was shut down by the process that started it."""
+
+    owner_pid: int
+    manager_pid: int | None
+    t_s: float
+    site: Site | None  # the program's line (the end of the `with Manager()` block)
+    exiting: bool = False  # by multiprocessing's exit handler, as the program ended
+
+
+@dataclass
 class Evidence:
     main: ProcessKey | None
     processes: dict[ProcessKey, ProcessEvidence]
@@ -185,6 +196,7 @@ class Evidence:
     warnings: list[WarningEvidence] = field(default_factory=list)
     resources: list[ResourceEvidence] = field(default_factory=list)
     pickling: list[PicklingEvidence] = field(default_factory=list)
+    manager_ends: list[ManagerEndEvidence] = field(default_factory=list)
     # a parent whose children kept dying at start-up, and mpdoctor stopped the run for it
     respawn_stopped_parent: int | None = None
     # OOM kills counted by the cgroup (memory.events oom_kill) during the run; None: unreadable.

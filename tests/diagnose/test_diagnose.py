@@ -110,6 +110,8 @@ def test_every_rule_has_id_hint_and_docs() -> None:
             "child-stdin",
             "daemon-children",
             "start-method-conflict",
+            "manager-gone",
+            "respawn-loop",
         ]
     )
     for rule in ALL_RULES:

@@ -46,6 +46,8 @@ def test_every_finding_made_so_far_has_a_sample():
         "child-stdin",
         "daemon-children",
         "start-method-conflict",
+        "manager-gone",
+        "respawn-loop",
     }
     assert expected <= {fid for s in SAMPLES for fid in s.expect}
     assert sum(s.correct for s in SAMPLES) >= 11

@@ -197,3 +197,36 @@ def test_the_programs_own_output_is_unchanged(tmp_path, name):
     assert under.returncode == plain.returncode
     assert under.stdout == plain.stdout
     assert _addresses_out(under.stderr).startswith(_addresses_out(plain.stderr))
+
+
+ISSUE_3_SAMPLES = [
+    "unpicklable_lambda",
+    "unpicklable_argument",
+    "unpicklable_result",
+    "unpicklable_exception",
+    "late_definition",
+    "missing_main_guard",
+    "missing_main_guard_pool",
+    "initializer_failed",
+    "interactive_main",
+    "child_stdin",
+    "daemon_children",
+    "start_method_conflict",
+    "manager_gone",
+    "respawn_loop",
+]
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+@pytest.mark.parametrize("name", ISSUE_3_SAMPLES)
+def test_each_finding_on_older_and_newer_python(tmp_path, name, version):
+    """Messages differ by version (3.13 says "Can't get local object", 3.12 names the
+    BuiltinImporter): the findings must not."""
+    sys.path.insert(0, str(ROOT / "tests" / "donoharm"))
+    from sample_meta import read_sample
+
+    sample = read_sample(SAMPLES / f"{name}.py")
+    data = _report(tmp_path, sample.path, _python(version))
+    assert {f["id"] for f in data["findings"]} == set(sample.expect), data["_stderr"]
+    expected = 124 if sample.stopped else sample.exit_code
+    assert data["_returncode"] == expected, data["_stderr"]

@@ -233,3 +233,17 @@ def test_same_paths_on_every_supported_python(python) -> None:
         ["args[0] -> Account.rows[2]['cb']", "callable"],
         ["function", "callable"],
     ]
+
+
+def test_big_buffers_are_not_reduced() -> None:
+    """An array-like object of megabytes is data: its reduce would copy it all, at exit."""
+
+    class Big:
+        def __sizeof__(self):
+            return 64 << 20
+
+        def __reduce_ex__(self, protocol):
+            raise AssertionError("a big buffer must not be reduced")
+
+    found, truncated = find_unpicklable([("args[0]", [Big(), threading.Lock()])])
+    assert [m["path"] for m in found] == ["args[0][1]"] and not truncated

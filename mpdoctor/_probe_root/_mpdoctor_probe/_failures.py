@@ -67,10 +67,21 @@ def record_task_exception(exc) -> None:
 
 
 def _alert_early_death() -> None:
-    """Tell the monitor at once (it counts these per parent to stop a respawn loop)."""
+    alert_early_death(os.getppid(), os.getpid())
+
+
+def alert_early_death(ppid, pid) -> None:
+    """Tell the monitor at once that child `pid` of `ppid` died before doing any work (it
+    counts these per parent to stop a respawn loop). The child and its parent may both say so:
+    one file."""
     alerts = os.path.join(os.path.dirname(probe._dir), "alerts")
-    name = "%d-%d" % (os.getppid(), os.getpid())
-    os.close(os.open(os.path.join(alerts, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        fd = os.open(
+            os.path.join(alerts, "%d-%d" % (ppid, pid)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+        )
+    except OSError:  # already said (FileExistsError), or no alerts/ here: only an optimisation
+        return
+    os.close(fd)
 
 
 def _emit_exception(traceback, etype, value, tb, where) -> list:

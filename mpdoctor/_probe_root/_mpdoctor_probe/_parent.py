@@ -5,10 +5,15 @@ of its own never loads it.
 """
 
 import sys
+import time
 
 import _mpdoctor_probe as probe
 
 _popens = {}  # id(process) -> its Popen while in _children (close() drops p._popen first)
+_pool_workers = {}  # id(process) -> time.time() at start, for pool workers
+# A pool worker that ends with an error this soon after its start never did any work: Pool
+# replaces it at once, so the monitor counts these to stop a respawn loop.
+EARLY_DEATH_S = 1.0
 _targets = {}  # id(process) -> target name, from Process.__init__ until start()
 
 
@@ -16,6 +21,7 @@ def forget() -> None:
     """In a new child: the parent's bookkeeping is not ours."""
     _popens.clear()
     _targets.clear()
+    _pool_workers.clear()
 
 
 def note_target(process) -> None:
@@ -49,6 +55,8 @@ def started(process, start_frame) -> None:
         popen = process._popen
         _popens[id(process)] = popen
         kind, pool, site = _start_context(process, start_frame.f_back)
+        if kind == "pool-worker":
+            _pool_workers[id(process)] = time.time()
         probe.emit(
             "child-start",
             {
@@ -70,9 +78,15 @@ def reaped(process) -> None:
     try:
         popen = _popens.pop(id(process), None) or process._popen
         code = getattr(popen, "returncode", None)
+        started = _pool_workers.pop(id(process), None)
         if code is None:
             return
         probe.emit("child-exit", {"child": popen.pid, "exitcode": code, "name": process.name})
+        # -15: the pool's own terminate(); 0: a worker retired (maxtasksperchild)
+        if started is not None and code not in (0, -15) and time.time() - started < EARLY_DEATH_S:
+            from . import _failures
+
+            _failures.alert_early_death(probe.pid, popen.pid)
     except Exception:
         probe.disable()
 

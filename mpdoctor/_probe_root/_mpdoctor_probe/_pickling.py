@@ -187,8 +187,10 @@ def on_exception(wrapper, exc, old) -> None:
         _emit("result", exc, [("result", result)])
         return
     reduction = sys.modules.get("multiprocessing.reduction")
-    if reduction is None:
+    cls = type(exc)
+    if reduction is None or cls in _round_tripped:
         return
+    _round_tripped.add(cls)  # once per class: a program may raise thousands of them
     pickler = reduction.ForkingPickler
     try:
         data = pickler.dumps(exc)
@@ -199,6 +201,9 @@ def on_exception(wrapper, exc, old) -> None:
         pickler.loads(data)
     except Exception as failure:
         _emit("exception", failure, [], raised=exc, rebuild=_init_signature(type(exc)))
+
+
+_round_tripped = set()  # exception classes already checked in this process
 
 
 def _result_roots(value, task):

@@ -21,6 +21,7 @@ import sys
 import weakref
 
 import _mpdoctor_probe as probe
+from _mpdoctor_probe import _stack
 
 _ids = itertools.count(1)
 _by_owner = {}  # id(pool or executor) -> _Entry
@@ -134,8 +135,23 @@ def _note_creation(executor) -> None:
 
 
 def on_finalizer_callback(finalizer, value, old) -> None:
-    """A Pool's finalizer has just run its _terminate_pool (see _watches._finalizer_filter)."""
+    """A Pool's finalizer has just run its _terminate_pool, or a manager's its
+    _finalize_manager (see _watches._finalizer_filter)."""
     args = finalizer.__dict__.get("_args") or ()
+    if getattr(old, "__name__", "") == "_finalize_manager":
+        process = args[0] if args else None
+        fs = _stack.files()
+        user = _stack.outside(sys._getframe(1), fs)
+        exiting = bool(sys.modules["multiprocessing.util"]._exiting)
+        probe.emit(
+            "manager-end",
+            {
+                "manager": getattr(process, "pid", None),
+                "site": None if exiting else _stack.site(user),
+                "exiting": exiting,
+            },
+        )
+        return
     if len(args) > 3:
         terminated_by_list(args[3], sys.modules["multiprocessing.util"]._exiting)
 

@@ -27,6 +27,16 @@ _BY_REFERENCE = (types.FunctionType, types.BuiltinFunctionType, type)
 _NEWOBJ = None  # copyreg.__newobj__, __newobj_ex__
 
 
+_BIG = 1 << 20  # bytes
+
+
+def _sizeof(obj):
+    try:
+        return sys.getsizeof(obj, 0)
+    except Exception:
+        return 0
+
+
 class _Exhausted(Exception):
     pass
 
@@ -117,6 +127,8 @@ class _Search:
         if isinstance(obj, types.MethodType):  # sent as (getattr, (self, name)): self goes too
             name = getattr(obj.__func__, "__qualname__", "method")
             return self.visit(obj.__self__, _join(path, name + ".__self__"))
+        if _sizeof(obj) > _BIG:
+            return False  # a big buffer (an array): its reduce would copy it; data pickles
         try:
             reduce = self.table.get(t)
             if reduce is not None:

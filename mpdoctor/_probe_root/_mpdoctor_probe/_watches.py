@@ -47,9 +47,16 @@ def _pool_state_filter(obj, value, old) -> bool:
     return value == "CLOSE" or value == "TERMINATE"
 
 
-def _finalizer_filter(obj, value, old) -> bool:
-    """Finalize clears _callback after calling it: was it a Pool's _terminate_pool?"""
-    return value is None and getattr(old, "__func__", None) is _terminate_pool
+def _finalizer_filter(obj, value, old):
+    """Finalize clears _callback after calling it: was it a Pool's _terminate_pool, or a
+    manager's _finalize_manager (its shutdown: where proxies stop working)?"""
+    if value is not None or old is None:
+        return False
+    if getattr(old, "__func__", None) is _terminate_pool:
+        return True
+    managers = sys.modules.get("multiprocessing.managers")
+    base = getattr(managers, "BaseManager", None)
+    return "load" if old is getattr(base, "_finalize_manager", None) else False
 
 
 def _executor_flag_filter(obj, value, old):

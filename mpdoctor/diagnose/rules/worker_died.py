@@ -49,6 +49,17 @@ _NAMES_SHOWN = 5
 
 
 def check(evidence: Evidence) -> list[Finding]:
+    from mpdoctor.diagnose.rules.respawn_loop import is_respawn_loop
+
+    return [
+        _finding(deaths, evidence)
+        for deaths in dead_worker_groups(evidence)
+        if not is_respawn_loop(deaths, evidence)
+    ]
+
+
+def dead_worker_groups(evidence: Evidence) -> list[list[tuple[ProcessEvidence, Death]]]:
+    """Abnormal worker deaths while their pool was open, by pool and cause, in order."""
     groups: dict[tuple, list[tuple[ProcessEvidence, Death]]] = {}
     roles = classify_all(evidence)
     for proc in sorted(evidence.processes.values(), key=_by_end):
@@ -65,7 +76,7 @@ def check(evidence: Evidence) -> list[Finding]:
         owner = pool.pool_id if pool else _owner_key(proc, evidence)
         cause = (death, proc.exception.type if proc.exception else None)
         groups.setdefault((owner, cause), []).append((proc, death))
-    return [_finding(deaths, evidence) for deaths in groups.values()]
+    return list(groups.values())
 
 
 def _by_end(proc: ProcessEvidence) -> tuple[float, int]:

@@ -1,0 +1,83 @@
+"""respawn-loop: pool workers die right after they start, again and again, and no specific
+cause is proven (missing-main-guard, initializer-failed and the pickling findings name theirs).
+
+Pool replaces every dead worker at once, so a worker that cannot get going (os._exit in an
+initializer, a crash in a C extension's import, a signal at start-up) makes an endless loop;
+mpdoctor stops it after a few repetitions (the probe in the pool's owner counts workers that
+die within a second of their start).
+"""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
+from mpdoctor.diagnose.exits import Death, describe
+from mpdoctor.diagnose.family import label, pool_of
+from mpdoctor.diagnose.wording import location, plural, where
+from mpdoctor.model import Finding, Hint
+
+RULE_ID = "respawn-loop"
+
+HINT = Hint(
+    fix=(
+        "Find why a fresh worker dies (its initializer, an import in the worker, the memory "
+        "it starts with): run the initializer once in the parent, or use ProcessPoolExecutor, "
+        "which fails fast with BrokenProcessPool instead of looping."
+    ),
+    why="Pool replaces a dead worker at once and forever; map() never returns.",
+    docs="https://docs.python.org/3/library/multiprocessing.html#multiprocessing.pool.Pool",
+)
+
+MIN_DEATHS = 4  # a loop, not a few unlucky workers
+EARLY_S = 1.0  # dead this soon after its start: it never did any work
+
+
+def check(evidence: Evidence) -> list[Finding]:
+    from mpdoctor.diagnose.rules.worker_died import dead_worker_groups
+
+    return [
+        _finding(deaths, evidence)
+        for deaths in dead_worker_groups(evidence)
+        if is_respawn_loop(deaths, evidence)
+    ]
+
+
+def is_respawn_loop(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) -> bool:
+    lifetimes = [_lifetime(p) for p, _ in deaths]
+    early = [t for t in lifetimes if t is not None and t < EARLY_S]
+    if len(early) < MIN_DEATHS or len(early) < len(deaths) // 2:
+        return False
+    first = deaths[0][0]
+    return pool_of(first, evidence) is not None or evidence.respawn_stopped_parent is not None
+
+
+def _lifetime(proc: ProcessEvidence) -> float | None:
+    if proc.started_s is None or proc.ended_s is None:
+        return None
+    return proc.ended_s - proc.started_s
+
+
+def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) -> Finding:
+    first, death = deaths[0]
+    pool = pool_of(first, evidence)
+    how, lines = describe(first, death, evidence)
+    whose = f"the {pool.kind} created at {where(pool.site)}" if pool and pool.site else "a pool"
+    message = (
+        f"{plural(len(deaths), 'worker')} of {whose} died within {EARLY_S:g} s of their start "
+        f"({label(first)} {how}), and the pool kept starting new ones."
+    )
+    if evidence.respawn_stopped_parent is not None:
+        message += " mpdoctor stopped the loop."
+    locations = []
+    if pool is not None and pool.site is not None:
+        locations.append(location("created", pool.site, pool.owner_pid))
+    return Finding(
+        id=RULE_ID,
+        severity="error",
+        certainty="proven",
+        title=f"pool workers die at start-up, again and again ({len(deaths)} so far)",
+        message=message,
+        pids=[p.key.pid for p, _ in deaths],
+        locations=locations,
+        evidence=lines,
+        hint=HINT,
+    )
