@@ -289,7 +289,7 @@ def _exception(d: dict[str, Any], base: dict[str, Any]) -> ExceptionEvent:
         message=_str(d, "message") or "",
         traceback=_str(d, "traceback") or "",
         frames=[f for f in map(_frame, frames) if f] if isinstance(frames, list) else [],
-        where=d["where"] if d.get("where") in ("uncaught", "task") else "target",
+        where=d["where"] if d.get("where") in ("uncaught", "task", "initializer") else "target",
     )
 
 

@@ -29,7 +29,7 @@ class ExceptionInfo:
     message: str
     traceback: str  # the text Python printed, byte for byte
     frames: list[Frame] = field(default_factory=list)  # innermost last
-    where: str = "target"  # target | uncaught | task
+    where: str = "target"  # target | uncaught | task | initializer (an executor worker's)
 
 
 @dataclass

@@ -230,3 +230,17 @@ def test_each_finding_on_older_and_newer_python(tmp_path, name, version):
     assert {f["id"] for f in data["findings"]} == set(sample.expect), data["_stderr"]
     expected = 124 if sample.stopped else sample.exit_code
     assert data["_returncode"] == expected, data["_stderr"]
+
+
+def test_executor_initializer_failure(tmp_path):
+    data = _report(tmp_path, PROGRAMS / "executor_initializer_fails.py")
+    finding = _only(data, "initializer-failed")
+    assert finding["title"].startswith("ProcessPoolExecutor initializer open_database()")
+    assert "BrokenProcessPool" in finding["message"]
+    assert ("raised", "executor_initializer_fails.py", 7) in _cited(finding)
+
+
+def test_guardless_manager_is_a_missing_guard_only(tmp_path):
+    data = _report(tmp_path, PROGRAMS / "guardless_manager.py")
+    finding = _only(data, "missing-main-guard")  # not also manager-gone: the guard explains it
+    assert ("module-level", "guardless_manager.py", 5) in _cited(finding)

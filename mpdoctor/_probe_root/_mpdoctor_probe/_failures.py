@@ -66,6 +66,14 @@ def record_task_exception(exc) -> None:
     _emit_exception(traceback, type(exc), exc, exc.__traceback__, "task")
 
 
+def record_initializer_exception(exc_info) -> None:
+    """A ProcessPoolExecutor worker's initializer raised (logged, then the worker returns)."""
+    import traceback
+
+    etype, value, tb = exc_info
+    _emit_exception(traceback, etype, value, tb, "initializer")
+
+
 def _alert_early_death() -> None:
     alert_early_death(os.getppid(), os.getpid())
 

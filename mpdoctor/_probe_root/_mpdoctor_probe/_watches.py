@@ -37,6 +37,22 @@ def watch_executor(process_module) -> None:
     wrapper = getattr(process_module, "_ExceptionWithTraceback", None)
     if wrapper is not None:
         watch(wrapper, "exc", _load, "on_exception", "_pickling")
+    # A failing initializer is only logged ("Exception in initializer:") before the worker
+    # returns; a filter that answers True sees the record and changes nothing.
+    logger = sys.modules["logging"].getLogger("concurrent.futures")
+    if _initializer_filter not in logger.filters:
+        logger.addFilter(_initializer_filter)
+
+
+def _initializer_filter(record) -> bool:
+    if probe.on and record.msg == "Exception in initializer:" and record.exc_info:
+        try:
+            from . import _failures
+
+            _failures.record_initializer_exception(record.exc_info)
+        except Exception:
+            probe.disable()
+    return True
 
 
 def _load(obj, value, old) -> str:

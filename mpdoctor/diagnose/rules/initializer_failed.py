@@ -45,6 +45,8 @@ def check(evidence: Evidence) -> list[Finding]:
 def is_initializer_failure(proc: ProcessEvidence) -> bool:
     """The exception escaped Pool's worker() from the frame right after it (the initializer;
     a task that cannot be unpickled fails inside multiprocessing's own get())."""
+    if proc.exception is not None and proc.exception.where == "initializer":
+        return True  # ProcessPoolExecutor's worker logged it and returned
     worker = escaped_pool_worker(proc)
     if worker is None or proc.exception is None:
         return False
@@ -58,17 +60,23 @@ def _finding(procs: list[ProcessEvidence], evidence: Evidence) -> Finding:
     exc = first.exception
     assert exc is not None
     frames = exc.frames
-    worker = escaped_pool_worker(first)
-    init = frames[frames.index(worker) + 1] if worker in frames else None
+    executor = exc.where == "initializer"
+    worker = frames[0] if executor and frames else escaped_pool_worker(first)
+    init = frames[frames.index(worker) + 1] if worker in frames[:-1] else None
     raised = user_frame(frames)
     name = f"{init.function}()" if init else "the initializer"
     at = f" at {where(raised)}" if raised else ""
     pool = pool_of(first, evidence)
-    created = f" of the Pool created at {where(pool.site)}" if pool and pool.site else ""
+    kind = pool.kind if pool else ("ProcessPoolExecutor" if executor else "Pool")
+    created = f" of the {kind} created at {where(pool.site)}" if pool and pool.site else ""
+    effect = (
+        "the executor is broken: every pending future raises BrokenProcessPool"
+        if executor
+        else "Pool replaced each one with a worker that failed the same way"
+    )
     message = (
         f"The initializer {name}{created} raised {exception_text(exc)}{at} in "
-        f"{plural(len(procs), 'worker')} ({short_label(first)} first); Pool replaced each one "
-        "with a worker that failed the same way."
+        f"{plural(len(procs), 'worker')} ({short_label(first)} first); {effect}."
     )
     if evidence.respawn_stopped_parent is not None:
         message += " mpdoctor stopped the loop."
@@ -81,7 +89,7 @@ def _finding(procs: list[ProcessEvidence], evidence: Evidence) -> Finding:
         id=RULE_ID,
         severity="error",
         certainty="proven",
-        title=f"Pool initializer {name} fails in every worker",
+        title=f"{kind} initializer {name} fails in every worker",
         message=message,
         pids=sorted(p.key.pid for p in procs),
         locations=locations,

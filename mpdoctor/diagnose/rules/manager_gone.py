@@ -45,7 +45,7 @@ def check(evidence: Evidence) -> list[Finding]:
             if exc is not None and used_dead_proxy(exc):
                 hits.append((proc, exc))
                 break
-    if not hits:
+    if not hits or _server_died_starting(evidence):
         return []
     proc, exc = hits[0]
     end = evidence.manager_ends[0] if evidence.manager_ends else None
@@ -83,3 +83,13 @@ def used_dead_proxy(exc: ExceptionInfo) -> bool:
     if exc.type.rsplit(".", 1)[-1] not in _GONE:
         return False
     return any(f.file.endswith("managers.py") for f in exc.frames)
+
+
+def _server_died_starting(evidence: Evidence) -> bool:
+    """The manager's server died of a cause a rule names (a spawn server re-importing a main
+    module without its guard): that finding explains the broken proxies."""
+    from mpdoctor.diagnose.causes import died_importing_main
+
+    return any(
+        p.started_as == "manager" and died_importing_main(p) for p in evidence.processes.values()
+    )
