@@ -295,13 +295,18 @@ class _Monitor:
                 return "timeout"
             self.wait(left, target_alive=True)
             looping = self.respawn.looping_parent()
-            if looping is not None and self.reaper.target is None:
+            if looping is not None and self.reaper.target is None and not self._interrupted():
                 self.notes.append(
                     f"stopped: pid {looping} lost {self.respawn.limit} children that died "
                     "before doing any work, and kept starting new ones"
                 )
                 return "stopped-respawn-loop"
         return None
+
+    def _interrupted(self) -> bool:
+        """A SIGINT reached the tree (Ctrl-C): workers dying of it are the user's doing, not a
+        respawn loop, and the program's own clean-up must be left to run."""
+        return any(s.signo == signal.SIGINT for s in self.signals)
 
     def await_helpers(self) -> list[ProcessKey]:
         """Give what outlived main (resource tracker, forkserver...) up to the grace to end."""

@@ -29,7 +29,9 @@ def record_exception(traceback) -> None:
     try:
         etype, value, tb = sys.exc_info()
         frames = _emit_exception(traceback, etype, value, tb, "target")
-        if any(f["function"] == "worker" and f["file"].endswith("pool.py") for f in frames):
+        # (Exception only: a Ctrl-C's KeyboardInterrupt escaping every worker is no loop)
+        escaped = any(f["function"] == "worker" and f["file"].endswith("pool.py") for f in frames)
+        if escaped and issubclass(etype, Exception):
             # escaped Pool's worker() (which catches a task's own exceptions): the initializer
             # failed, or a task could not be unpickled
             _alert_early_death()
@@ -43,7 +45,10 @@ def record_uncaught(exc) -> None:
     import traceback
 
     frames = _emit_exception(traceback, type(exc), exc, exc.__traceback__, "uncaught")
-    if any(f["function"] in _SPAWN_SETUP and f["file"].endswith("spawn.py") for f in frames):
+    setting_up = any(
+        f["function"] in _SPAWN_SETUP and f["file"].endswith("spawn.py") for f in frames
+    )
+    if setting_up and isinstance(exc, Exception):
         _alert_early_death()
     from . import _pickling
 
@@ -52,6 +57,10 @@ def record_uncaught(exc) -> None:
 
 _task_exceptions = 0
 TASK_EXCEPTIONS_KEPT = 10  # per process: a task failing 100,000 times is one story
+
+
+def task_exceptions_full() -> bool:
+    return _task_exceptions >= TASK_EXCEPTIONS_KEPT
 
 
 def record_task_exception(exc) -> None:
@@ -85,7 +94,9 @@ def alert_early_death(ppid, pid) -> None:
     alerts = os.path.join(os.path.dirname(probe._dir), "alerts")
     try:
         fd = os.open(
-            os.path.join(alerts, "%d-%d" % (ppid, pid)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+            os.path.join(alerts, "%d-%d" % (ppid, pid)),
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+            0o600,
         )
     except OSError:  # already said (FileExistsError), or no alerts/ here: only an optimisation
         return

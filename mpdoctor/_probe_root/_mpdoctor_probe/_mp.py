@@ -127,7 +127,7 @@ def hook_imported() -> None:
 def on_import(name: str, module) -> None:
     if name == "multiprocessing":
         if os.environ.get("MPDOCTOR_START_METHOD") or os.environ.get("MPDOCTOR_START_METHODS"):
-            _force_start_method(module.context)
+            _force_start_method(module)
         _mp_event(module)
         if role() == "forkserver":
             _record_excepthook_calls()
@@ -161,10 +161,11 @@ def on_import(name: str, module) -> None:
         _patch_print_exc(module)
 
 
-def _force_start_method(context) -> None:
+def _force_start_method(mp) -> None:
     """--start-method: change the default context only. The program's set_start_method() and
     get_context(name) still choose, as they would on macOS, Windows or Python 3.14; and since
     nothing fixes the context here, forcing never makes a set_start_method() fail."""
+    context = mp.context
     concrete = context._concrete_contexts
     only = os.environ.get("MPDOCTOR_START_METHODS")
     if only:  # a Windows-like run: the other methods do not exist
@@ -173,7 +174,13 @@ def _force_start_method(context) -> None:
             if name not in keep:
                 del concrete[name]
         methods = [name for name in keep if name in concrete]
-        context._default_context.get_all_start_methods = lambda: list(methods)
+
+        def get_all_start_methods():
+            return list(methods)
+
+        # multiprocessing bound the default context's methods into its namespace at import
+        context._default_context.get_all_start_methods = get_all_start_methods
+        mp.get_all_start_methods = get_all_start_methods
     method = os.environ.get("MPDOCTOR_START_METHOD")
     default = context._default_context
     if method in concrete and default._actual_context is None:
@@ -185,9 +192,14 @@ def _at_exit() -> None:
     exit handlers run): the program's main, a spawn child failing before its target ran."""
     if not probe.on:
         return
-    exc = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-    if exc is not None:
-        call_lazily("_failures", "record_uncaught", exc)
+    try:
+        exc = getattr(sys, "last_exc", None)
+        if exc is None:
+            exc = getattr(sys, "last_value", None)
+        if isinstance(exc, BaseException):
+            call_lazily("_failures", "record_uncaught", exc)
+    except Exception:
+        probe.disable()
 
 
 def _record_excepthook_calls() -> None:

@@ -82,8 +82,12 @@ def reaped(process) -> None:
         if code is None:
             return
         probe.emit("child-exit", {"child": popen.pid, "exitcode": code, "name": process.name})
-        # -15: the pool's own terminate(); 0: a worker retired (maxtasksperchild)
-        if started is not None and code not in (0, -15) and time.time() - started < EARLY_DEATH_S:
+        # 0: a worker retired (maxtasksperchild); -15: the pool's own terminate(); -2: Ctrl-C
+        if (
+            started is not None
+            and code not in (0, -15, -2)
+            and time.time() - started < EARLY_DEATH_S
+        ):
             from . import _failures
 
             _failures.alert_early_death(probe.pid, popen.pid)

@@ -6,11 +6,11 @@ Three places see one, none of them on the program's normal path:
   dumps (`_failures.record_uncaught`, at exit): a Pool task, a spawn Process, an executor
   call item or anything the program sent over a Connection. The object is still the `obj`
   argument of that frame (the frame ended with the exception, so its locals stay as they were).
-* A pool worker building `MaybeEncodingError` (its result could not be sent back), and the
-  `ExceptionWithTraceback` of a Pool or ProcessPoolExecutor worker (an exception about to be
-  sent back: it is round-tripped through the pickler here, since an exception that cannot be
-  rebuilt in the parent kills the pool's result handler and the pool hangs). `_watches` sees
-  both through write-only descriptors.
+* A pool worker building `MaybeEncodingError` (its result, or its exception, could not be sent
+  back), and the `ExceptionWithTraceback` of a Pool or ProcessPoolExecutor worker (an exception
+  about to be sent back: the parent rebuilds it as `cls(*exc.args)`, and one that cannot be
+  rebuilt kills the pool's result handler, so the pool hangs; its __init__'s signature is read
+  here, never called). `_watches` sees both through write-only descriptors.
 
 Each writes one `unpicklable` event; the search itself is `_search`.
 """
@@ -158,52 +158,114 @@ def _chunk_base(frames, index):
 
 
 def on_encoding_error(error, value, old) -> None:
-    """MaybeEncodingError(exc, value) is being built in a pool worker: the result failed."""
-    frame = _caller("worker")
-    if frame is None:
+    """MaybeEncodingError(exc, value) is being built in a pool worker: what the worker tried to
+    send back (a result, or an exception) could not be pickled."""
+    init = _caller("__init__")
+    worker = _caller("worker")
+    if init is None or worker is None:
+        return  # not built by a worker (e.g. unpickled in the parent)
+    failed = init.f_locals.get("value")  # a short-lived frame: its locals go with it
+    task, is_result = _worker_task(worker)
+    if not is_result and hasattr(failed, "exc"):
+        _emit("exception", _Described(error), [("exception", failed.exc)], raised=failed.exc)
         return
-    result = frame.f_locals.get("result")
-    task = frame.f_locals.get("task")
-    if type(result) is not tuple or len(result) != 2:
-        return
-    if not result[0]:
-        return  # an exception that failed to pickle: on_exception reported it already
-    roots = _result_roots(result[1], task)
-    _emit("result", _Described(error), roots, task=task)
+    _emit("result", _Described(error), _result_roots(failed, task), task=task)
+
+
+def _worker_task(frame):
+    """(task, sending a result) from Pool's worker() frame, without keeping its locals alive.
+
+    Up to 3.12, reading f_locals leaves a snapshot of every local on the frame, which would keep
+    the failed result and the task's arguments alive for the worker's whole life. The snapshot's
+    entries are reset to None: worker() uses none of them again before it resets them itself
+    (`e`, the pickling error, holds the failed object through its traceback), so even a tracer
+    writing the snapshot back into the frame changes nothing it reads."""
+    locals_ = frame.f_locals
+    task = locals_.get("task")
+    result = locals_.get("result")
+    if sys.version_info < (3, 13):
+        for name in ("task", "result", "func", "args", "kwds", "e"):
+            if name in locals_:
+                locals_[name] = None
+    is_result = not (type(result) is tuple and len(result) == 2 and not result[0])
+    return task, is_result
 
 
 def on_exception(wrapper, exc, old) -> None:
     """A worker wraps an exception to send it back (pool's ExceptionWithTraceback, or the
-    executor's _ExceptionWithTraceback): can the parent rebuild it?"""
+    executor's _ExceptionWithTraceback): record it, and say if the parent cannot rebuild it."""
     if not isinstance(exc, BaseException):
         return
     from . import _failures
 
-    _failures.record_task_exception(exc)
-    frame = _caller("_sendback_result")
-    if frame is not None and frame.f_locals.get("exception") is None:
-        # the executor could not send a result back: this exception is the pickling error
-        result = frame.f_locals.get("result")
-        _emit("result", exc, [("result", result)])
-        return
-    reduction = sys.modules.get("multiprocessing.reduction")
     cls = type(exc)
-    if reduction is None or cls in _round_tripped:
+    if cls in _checked and _failures.task_exceptions_full():
+        return  # the steady state of a program raising many: nothing to learn
+    _failures.record_task_exception(exc)
+    sendback = _caller("_sendback_result")
+    if sendback is not None:  # the executor failed to send: `exc` is the pickling error
+        locals_ = sendback.f_locals  # a short-lived frame
+        sent = locals_.get("exception")
+        if sent is None:
+            _emit("result", exc, [("result", locals_.get("result"))])
+        else:
+            original = getattr(sent, "exc", sent)
+            _emit("exception", exc, [("exception", original)], raised=original)
         return
-    _round_tripped.add(cls)  # once per class: a program may raise thousands of them
-    pickler = reduction.ForkingPickler
-    try:
-        data = pickler.dumps(exc)
-    except Exception as failure:
-        _emit("exception", failure, [("exception", exc)], raised=exc)
+    if cls in _checked:
         return
-    try:
-        pickler.loads(data)
-    except Exception as failure:
-        _emit("exception", failure, [], raised=exc, rebuild=_init_signature(type(exc)))
+    _checked.add(cls)
+    problem = _rebuild_problem(cls, getattr(exc, "args", ()))
+    if problem is not None:
+        _emit("exception", problem, [], raised=exc, rebuild=_init_signature(cls))
 
 
-_round_tripped = set()  # exception classes already checked in this process
+_checked = set()  # exception classes already checked in this process
+
+
+def _rebuild_problem(cls, args):
+    """Why `cls(*args)` (how the parent rebuilds the exception) would fail, read from the
+    signature of the class's __init__ without calling anything; None when it would not, or when
+    the class rebuilds itself its own way."""
+    if not isinstance(args, tuple):
+        return None
+    for name in ("__reduce__", "__reduce_ex__", "__getnewargs__", "__getnewargs_ex__"):
+        for klass in cls.__mro__:
+            if klass is BaseException or klass is object:
+                break
+            if name in klass.__dict__:
+                return None  # it says itself how to rebuild it
+    init = None
+    for klass in cls.__mro__:
+        if "__init__" in klass.__dict__:
+            init = klass.__dict__["__init__"]
+            break
+    code = getattr(init, "__code__", None)
+    if code is None:
+        return None  # a built-in __init__ (BaseException's, OSError's): takes the args
+    positional = code.co_varnames[1 : code.co_argcount]  # without self
+    defaults = getattr(init, "__defaults__", None) or ()
+    required = positional[: len(positional) - len(defaults)]
+    varargs = bool(code.co_flags & 0x04)
+    keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    kwdefaults = getattr(init, "__kwdefaults__", None) or {}
+    name = "%s.__init__()" % cls.__qualname__
+    if len(args) < len(required):
+        missing = required[len(args) :]
+        return "TypeError: %s missing %d required positional argument%s: %s" % (
+            name, len(missing), "s" if len(missing) > 1 else "",
+            " and ".join("'%s'" % m for m in missing),
+        )  # fmt: skip
+    if len(args) > len(positional) and not varargs:
+        return "TypeError: %s takes %d positional arguments but %d were given" % (
+            name, len(positional) + 1, len(args) + 1,
+        )  # fmt: skip
+    missing_kw = [k for k in keyword_only if k not in kwdefaults]
+    if missing_kw:
+        return "TypeError: %s missing required keyword-only argument: '%s'" % (
+            name, missing_kw[0],
+        )  # fmt: skip
+    return None
 
 
 def _result_roots(value, task):
@@ -267,6 +329,8 @@ def _function_name(task):
 def _error_text(error):
     if isinstance(error, _Described):
         return error.text
+    if isinstance(error, str):
+        return error
     try:
         return "%s: %s" % (type(error).__name__, error)
     except Exception:

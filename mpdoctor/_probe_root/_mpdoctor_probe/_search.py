@@ -5,17 +5,21 @@ object the way multiprocessing's ForkingPickler would save it (its dispatch tabl
 `__reduce_ex__` with the same protocol, then the reduce tuple's parts) and reports every
 member that fails on its own, not only the first: a lambda, a local class, a lock, a generator.
 
-It never pickles anything whole: multiprocessing's own reducers (sockets, connections, file
-descriptors) are leaves it does not call, since they may start the resource sharer's thread or
-duplicate descriptors. Functions and classes are checked one by one with the C pickler (pickled
-by reference: no recursion, no side effect). A step budget bounds the walk, so a huge object
-never stalls the program.
+It never pickles anything whole and runs none of the program's code: multiprocessing's own
+reducers (sockets, connections, file descriptors) are leaves it does not call, since they may
+start the resource sharer's thread or duplicate descriptors; a class with its own pickling hooks
+(`__reduce__`, `__getstate__`...) written outside the standard library is a leaf too (the
+failed send may never have reached that code, which can have side effects); so is a buffer of a
+megabyte or more. Functions and classes are checked one by one with the C pickler (pickled by
+reference: no recursion, no side effect). A step budget and a depth limit bound the walk, so a
+huge object never stalls the program.
 
 Paths read like the call that sent the object: `args[0] -> Counter.guard` is the attribute
 `guard` of the Counter instance given as the first argument.
 """
 
 import functools
+import os
 import pickle
 import sys
 import types
@@ -30,11 +34,38 @@ _NEWOBJ = None  # copyreg.__newobj__, __newobj_ex__
 _BIG = 1 << 20  # bytes
 
 
+_MAX_DEPTH = 100  # deeper than any real argument: a linked list is not walked to its end
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+# What the pickler looks up on a class to save an instance: the program's own versions are
+# code the failed send may never have reached (side effects, slow __sizeof__): never called.
+_PROTOCOL_HOOKS = (
+    "__reduce_ex__",
+    "__reduce__",
+    "__getstate__",
+    "__getnewargs_ex__",
+    "__getnewargs__",
+    "__getattr__",
+    "__getattribute__",
+)
+
+
 def _sizeof(obj):
+    if isinstance(getattr(type(obj), "__sizeof__", None), types.FunctionType):
+        return 0  # the program's own __sizeof__ (a DataFrame's walks all its data)
     try:
         return sys.getsizeof(obj, 0)
     except Exception:
         return 0
+
+
+def _own_protocol(t):
+    """The class defines (in Python, outside the standard library) how it is pickled."""
+    for name in _PROTOCOL_HOOKS:
+        hook = getattr(t, name, None)
+        code = getattr(hook, "__code__", None)
+        if code is not None and not code.co_filename.startswith(_STDLIB):
+            return True
+    return False
 
 
 class _Exhausted(Exception):
@@ -54,7 +85,7 @@ def find_unpicklable(roots, budget=20000, protocol=None):
         truncated = True
     except RecursionError:
         truncated = True
-    return search.found, truncated
+    return search.found, truncated or search.too_deep
 
 
 def _reducers():
@@ -88,6 +119,8 @@ class _Search:
         self.memo = {}  # id -> fails (bool); `keep` holds the objects so ids stay unique
         self.keep = []
         self.found = []
+        self.depth = 0
+        self.too_deep = False
 
     def visit(self, obj, path):
         """True if `obj` cannot be pickled (each failing member is recorded once)."""
@@ -100,9 +133,16 @@ class _Search:
         key = id(obj)
         if key in self.memo:
             return self.memo[key]
+        if self.depth >= _MAX_DEPTH:
+            self.too_deep = True
+            return False
         self.memo[key] = False  # a cycle back to an object being walked is not a failure
         self.keep.append(obj)
-        fails = self._visit(obj, t, path)
+        self.depth += 1
+        try:
+            fails = self._visit(obj, t, path)
+        finally:
+            self.depth -= 1
         self.memo[key] = fails
         return fails
 
@@ -127,10 +167,12 @@ class _Search:
         if isinstance(obj, types.MethodType):  # sent as (getattr, (self, name)): self goes too
             name = getattr(obj.__func__, "__qualname__", "method")
             return self.visit(obj.__self__, _join(path, name + ".__self__"))
+        reduce = self.table.get(t)
+        if reduce is None and _own_protocol(t):
+            return False  # its own pickling code: not run from here, assumed to work
         if _sizeof(obj) > _BIG:
             return False  # a big buffer (an array): its reduce would copy it; data pickles
         try:
-            reduce = self.table.get(t)
             if reduce is not None:
                 rv = reduce(obj)
             else:

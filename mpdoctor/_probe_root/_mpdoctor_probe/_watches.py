@@ -25,7 +25,7 @@ def watch_pool(pool_module) -> None:
     watch(cls, "_state", _pool_state_filter, "on_pool_state")
     watch(pool_module.util.Finalize, "_callback", _finalizer_filter, "on_finalizer_callback")
     # Built only when a result or an exception goes back to the parent: never per task.
-    watch(pool_module.MaybeEncodingError, "exc", _load, "on_encoding_error", "_pickling")
+    watch(pool_module.MaybeEncodingError, "exc", _built_here, "on_encoding_error", "_pickling")
     watch(pool_module.ExceptionWithTraceback, "exc", _load, "on_exception", "_pickling")
     _terminate_pool = cls._terminate_pool.__func__
 
@@ -45,18 +45,29 @@ def watch_executor(process_module) -> None:
 
 
 def _initializer_filter(record) -> bool:
-    if probe.on and record.msg == "Exception in initializer:" and record.exc_info:
-        try:
-            from . import _failures
+    try:
+        msg = record.msg
+        if probe.on and type(msg) is str and msg == "Exception in initializer:":
+            exc_info = record.exc_info
+            if type(exc_info) is tuple and len(exc_info) == 3:
+                from . import _failures
 
-            _failures.record_initializer_exception(record.exc_info)
-        except Exception:
-            probe.disable()
+                _failures.record_initializer_exception(exc_info)
+    except Exception:
+        probe.disable()
     return True
 
 
 def _load(obj, value, old) -> str:
     return "load"
+
+
+def _built_here(obj, value, old):
+    """Built by Pool's worker(), not rebuilt by unpickling in the parent's result handler
+    (which calls __init__ too): frame 0 is this filter, 1 _Watch.__set__, 2 __init__, 3 its
+    caller."""
+    caller = sys._getframe(3)
+    return "load" if caller.f_code.co_name == "worker" else False
 
 
 def _pool_state_filter(obj, value, old) -> bool:
