@@ -244,3 +244,10 @@ def test_guardless_manager_is_a_missing_guard_only(tmp_path):
     data = _report(tmp_path, PROGRAMS / "guardless_manager.py")
     finding = _only(data, "missing-main-guard")  # not also manager-gone: the guard explains it
     assert ("module-level", "guardless_manager.py", 5) in _cited(finding)
+
+
+def test_guardless_executor_is_a_missing_guard(tmp_path):
+    data = _report(tmp_path, PROGRAMS / "guardless_executor.py")
+    finding = _only(data, "missing-main-guard")  # not worker-died: the guard explains it
+    assert ("module-level", "guardless_executor.py", 13) in _cited(finding)
+    assert data["_returncode"] == 1  # BrokenProcessPool, as plain python
