@@ -4,7 +4,8 @@ An exception travels as its class and its `args`; the parent calls `cls(*args)`.
 `__init__` takes other arguments than `args` holds fails there, in the parent's result thread:
 multiprocessing.Pool's result handler dies and every map()/get() waits forever, and
 ProcessPoolExecutor reports a false "terminated abruptly" BrokenProcessPool. The probe
-round-trips each exception a worker sends back, so the class and its `__init__` are named.
+reads the `__init__` signature of each exception class a worker sends back (calling nothing),
+so the class and its `__init__` are named.
 """
 
 from __future__ import annotations
