@@ -1,0 +1,91 @@
+"""Who holds each end of each pipe and socket in a set of processes, and how full a pipe is
+(Linux /proc; empty elsewhere).
+
+A pipe is `pipe:[inode]` in `/proc/PID/fd/N`; which end a descriptor is comes from the access
+mode in `/proc/PID/fdinfo/N` (a pipe's read end is O_RDONLY, its write end O_WRONLY). Every
+holder counts: under fork a child also holds its queue's read end, so "no live process can ever
+write this" needs all of them. The bytes queued in a pipe are read with FIONREAD on a descriptor
+opened from the *read* end's /proc link (O_NONBLOCK, closed at once); a write end is never
+opened, so no reader or writer is ever added where the program would see it.
+
+Groundwork for the hang issue: nothing in `mpdoctor run` calls it yet.
+"""
+
+from __future__ import annotations
+
+import array
+import fcntl
+import os
+import termios
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class End:
+    pid: int
+    fd: int
+    kind: str  # pipe | socket
+    inode: int
+    mode: str  # r | w | rw
+
+
+def ends_of(pid: int) -> list[End]:
+    """The pipe and socket descriptors of `pid` (empty when unreadable or gone)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    ends = []
+    for name in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        for kind in ("pipe", "socket"):
+            if link.startswith(f"{kind}:["):
+                mode = _mode(pid, name)
+                if mode is not None:
+                    ends.append(End(pid, int(name), kind, int(link[len(kind) + 2 : -1]), mode))
+    return ends
+
+
+def _mode(pid: int, fd: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as f:
+            for line in f:
+                if line.startswith(b"flags:"):
+                    access = int(line.split()[1], 8) & os.O_ACCMODE
+                    return {os.O_RDONLY: "r", os.O_WRONLY: "w"}.get(access, "rw")
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def holders(pids: list[int]) -> dict[tuple[str, int], list[End]]:
+    """(kind, inode) -> every end of it held by one of `pids`."""
+    table: dict[tuple[str, int], list[End]] = {}
+    for pid in pids:
+        for end in ends_of(pid):
+            table.setdefault((end.kind, end.inode), []).append(end)
+    return table
+
+
+def bytes_queued(end: End) -> int | None:
+    """Bytes waiting in the pipe `end` belongs to, read through a read end; None when `end` is
+    not a pipe's read end or the descriptor is gone."""
+    if end.kind != "pipe" or end.mode != "r":
+        return None  # never open a write end
+    try:
+        fd = os.open(f"/proc/{end.pid}/fd/{end.fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.readlink(f"/proc/self/fd/{fd}") != f"pipe:[{end.inode}]":
+            return None  # the number was reused by something else meanwhile
+        count = array.array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+        return count[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

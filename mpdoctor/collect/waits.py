@@ -1,0 +1,154 @@
+"""What each thread of a process is waiting on, read from /proc (Linux; None elsewhere).
+
+For every thread: its state, its wait channel (the kernel function it sleeps in; names differ
+between kernels, so nothing here depends on them) and the system call it is blocked in, decoded
+with per-architecture tables: `wait4` and the pid it waits for, `read`/`write` and the
+descriptor, `poll`/`ppoll` (a `join(timeout)` waits here, on the sentinel), `futex` private or
+shared, sleeps, and whether the call has a timeout (a timed wait is never a deadlock).
+
+`/proc/PID/task/TID/syscall` is readable only where ptrace would be allowed (same user, Yama
+`ptrace_scope` permitting): an unreadable one gives `syscall=None, readable=False`, and the rules
+built on it must say "suspected".
+
+Groundwork for the hang issue: nothing in `mpdoctor run` calls it yet.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+# Numbers of the calls a blocked Python thread sits in, per architecture.
+_X86_64 = {
+    0: "read", 1: "write", 7: "poll", 17: "pread64", 19: "readv", 20: "writev", 23: "select",
+    34: "pause", 35: "nanosleep", 42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom",
+    46: "sendmsg", 47: "recvmsg", 61: "wait4", 202: "futex", 230: "clock_nanosleep",
+    232: "epoll_wait", 247: "waitid", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
+    288: "accept4", 441: "epoll_pwait2",
+}  # fmt: skip
+_AARCH64 = {
+    22: "epoll_pwait", 63: "read", 64: "write", 65: "readv", 66: "writev", 67: "pread64",
+    72: "pselect6", 73: "ppoll", 95: "waitid", 98: "futex", 101: "nanosleep",
+    115: "clock_nanosleep", 202: "accept", 203: "connect", 206: "sendto", 207: "recvfrom",
+    211: "sendmsg", 212: "recvmsg", 242: "accept4", 260: "wait4", 441: "epoll_pwait2",
+}  # fmt: skip
+SYSCALL_TABLES = {"x86_64": _X86_64, "amd64": _X86_64, "aarch64": _AARCH64, "arm64": _AARCH64}
+
+_FD_CALLS = {"read", "write", "readv", "writev", "pread64", "recvfrom", "sendto", "recvmsg",
+             "sendmsg", "accept", "accept4", "connect"}  # fmt: skip
+_SLEEPS = {"nanosleep", "clock_nanosleep", "pause"}
+_FUTEX_PRIVATE = 128
+_FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
+_FUTEX_WAITS = {0: "wait", 9: "wait_bitset", 6: "lock_pi", 11: "wait_requeue_pi"}
+_WNOHANG = 1
+
+
+@dataclass
+class ThreadWait:
+    tid: int
+    state: str  # R running, S sleeping, D disk sleep, T stopped, Z zombie, ...
+    wchan: str | None  # kernel function it sleeps in (kernel-specific: never matched on)
+    readable: bool = True  # /proc/.../syscall could be read (ptrace access)
+    syscall: str | None = None  # "read", "futex"..., "running", or "nr=N" for others
+    args: tuple[int, ...] = ()
+    fd: int | None = None  # read / write / recv / send / accept / connect
+    waits_for_pid: int | None = None  # wait4 / waitid: the awaited pid (-1: any child)
+    futex: str | None = None  # "wait private", "wait shared", "lock_pi shared"...
+    timed: bool | None = None  # the call returns by itself (timeout, WNOHANG); None: unknown
+
+    @property
+    def blocked(self) -> bool:
+        """Asleep in a call that waits on something (not running, not a plain sleep)."""
+        return self.state in ("S", "D") and self.syscall not in (None, "running", *_SLEEPS)
+
+
+def syscall_table(machine: str | None = None) -> dict[int, str]:
+    return SYSCALL_TABLES.get((machine or platform.machine()).lower(), {})
+
+
+def parse_syscall(text: str, table: dict[int, str]) -> tuple[str | None, tuple[int, ...]]:
+    """`/proc/.../syscall` -> (name, arguments): "running", a blocked call, or (None, ()) when
+    the thread is blocked outside a system call ("-1 sp pc")."""
+    parts = text.split()
+    if not parts:
+        return None, ()
+    if parts[0] == "running":
+        return "running", ()
+    number = int(parts[0])
+    if number < 0:
+        return None, ()
+    args = tuple(int(a, 16) for a in parts[1:7])
+    return table.get(number, f"nr={number}"), args
+
+
+def decode(wait: ThreadWait) -> ThreadWait:
+    """Fill the decoded fields from `syscall` and `args`."""
+    name, args = wait.syscall, wait.args
+    if name in _FD_CALLS and args:
+        wait.fd = _signed(args[0])
+        wait.timed = None  # a blocking descriptor has no timeout of its own
+    elif name == "wait4" and len(args) >= 4:
+        wait.waits_for_pid = _signed(args[0])
+        wait.timed = bool(args[2] & _WNOHANG)
+    elif name == "waitid" and len(args) >= 4:
+        wait.waits_for_pid = _signed(args[1]) if args[0] == 1 else -1  # P_PID
+        wait.timed = bool(args[3] & _WNOHANG)
+    elif name == "futex" and len(args) >= 4:
+        op = args[1]
+        kind = _FUTEX_WAITS.get(op & _FUTEX_CMD_MASK, f"op{op & _FUTEX_CMD_MASK}")
+        wait.futex = f"{kind} {'private' if op & _FUTEX_PRIVATE else 'shared'}"
+        wait.timed = args[3] != 0  # a timespec pointer: acquire(timeout=...)
+    elif name in ("poll", "ppoll") and len(args) >= 3:
+        # poll: timeout in ms (-1: none); ppoll: a timespec pointer (NULL: none)
+        wait.timed = _signed(args[2], 32) >= 0 if name == "poll" else args[2] != 0
+    elif name in ("select", "pselect6") and len(args) >= 5:
+        wait.timed = args[4] != 0
+    elif name in ("epoll_wait", "epoll_pwait") and len(args) >= 4:
+        wait.timed = _signed(args[3], 32) >= 0
+    elif name in _SLEEPS:
+        wait.timed = name != "pause"
+    return wait
+
+
+def _signed(value: int, bits: int = 64) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def read_thread(pid: int, tid: int, table: dict[int, str] | None = None) -> ThreadWait | None:
+    """The wait of one thread, or None when it is gone."""
+    base = f"/proc/{pid}/task/{tid}"
+    try:
+        with open(f"{base}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    state = stat[stat.rindex(b")") + 2 :].split(b" ", 1)[0].decode()
+    wchan = _read_text(f"{base}/wchan")
+    wait = ThreadWait(tid=tid, state=state, wchan=wchan if wchan not in (None, "0") else None)
+    text = _read_text(f"{base}/syscall")
+    if text is None:
+        wait.readable = False
+        return wait
+    wait.syscall, wait.args = parse_syscall(text, syscall_table() if table is None else table)
+    return decode(wait)
+
+
+def read_threads(pid: int) -> list[ThreadWait]:
+    """Every thread of `pid` (empty when the process is gone or /proc is absent)."""
+    try:
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    except (OSError, ValueError):
+        return []
+    table = syscall_table()
+    waits = [read_thread(pid, tid, table) for tid in tids]
+    return [w for w in waits if w is not None]
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("ascii", "replace").strip()
+    except OSError:
+        return None
