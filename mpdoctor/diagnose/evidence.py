@@ -189,6 +189,43 @@ class ManagerEndEvidence:
 
 
 @dataclass
+class ThreadState:
+    """One thread of a stalled tree, from /proc (collect/waits.py)."""
+
+    tid: int
+    state: str
+    syscall: str | None  # "read", "wait4", "futex", "running"...; None: not in a system call
+    readable: bool = True  # False: ptrace rules hid the system call (findings: "suspected")
+    fd: int | None = None
+    waits_for_pid: int | None = None
+    futex: str | None = None
+    timed: bool | None = None  # True: returns by itself; None: no timeout of its own (fd I/O)
+    blocked: bool = False
+
+    @property
+    def waits_untimed(self) -> bool:
+        """Blocked in a call that will not return by itself."""
+        return self.blocked and self.timed is not True
+
+
+@dataclass
+class PipeState:
+    inode: int
+    readers: list[tuple[int, int]] = field(default_factory=list)  # (pid, fd) of read ends
+    writers: list[tuple[int, int]] = field(default_factory=list)
+    queued: int | None = None  # bytes in the pipe (FIONREAD through a read end)
+
+
+@dataclass
+class HangSnapshot:
+    """What every thread of a stalled tree waited on, and who held each pipe."""
+
+    t_s: float
+    threads: dict[int, list[ThreadState]] = field(default_factory=dict)  # pid -> threads
+    pipes: list[PipeState] = field(default_factory=list)
+
+
+@dataclass
 class Evidence:
     main: ProcessKey | None
     processes: dict[ProcessKey, ProcessEvidence]
@@ -197,6 +234,7 @@ class Evidence:
     resources: list[ResourceEvidence] = field(default_factory=list)
     pickling: list[PicklingEvidence] = field(default_factory=list)
     manager_ends: list[ManagerEndEvidence] = field(default_factory=list)
+    hang: HangSnapshot | None = None  # taken when the tree stalled (the hang issue)
     # a parent whose children kept dying at start-up, and mpdoctor stopped the run for it
     respawn_stopped_parent: int | None = None
     # OOM kills counted by the cgroup (memory.events oom_kill) during the run; None: unreadable.

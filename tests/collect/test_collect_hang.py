@@ -1,0 +1,95 @@
+"""Hang snapshots of real stalled trees and the wait-for graph over them (groundwork for the
+hang issue): a join-before-drain cycle and a read nobody can satisfy are proven; a program that
+only sleeps, or whose join() has a timeout, proves nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mpdoctor.collect.hang import snapshot
+from mpdoctor.diagnose.waitgraph import join_before_drain, orphaned_reads
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc"),
+]
+
+TARGETS = Path(__file__).resolve().parent / "targets"
+
+
+def _stalled(code_or_path, settle: float = 1.5):
+    argv = [sys.executable, str(code_or_path)]
+    if not isinstance(code_or_path, Path):
+        argv = [sys.executable, "-c", code_or_path]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    line = proc.stdout.readline()
+    time.sleep(settle)
+    return proc, int(line) if line.strip() else None
+
+
+def _end(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_join_before_drain_is_a_proven_cycle(method) -> None:
+    script = TARGETS / "join_before_drain.py"
+    code = f"import multiprocessing as mp, runpy, sys; mp.set_start_method('{method}'); "
+    code += f"sys.argv = ['{script}']; runpy.run_path('{script}', run_name='__main__')"
+    proc, child = _stalled(code)
+    try:
+        snap = snapshot([proc.pid, child])
+        [cycle] = join_before_drain(snap)
+        assert (cycle.joiner, cycle.child) == (proc.pid, child)
+        # full: a write that no longer fits blocks (FAILURES.md saw 62,029 B of 64 KiB)
+        assert cycle.queued is not None and cycle.queued > 60_000
+        assert orphaned_reads(snap) == []
+    finally:
+        _end(proc)
+
+
+def test_get_after_the_producer_died_is_an_orphaned_read() -> None:
+    proc, _child = _stalled(TARGETS / "get_after_producer_died.py")
+    try:
+        snap = snapshot([proc.pid])
+        [read] = orphaned_reads(snap)
+        assert read.pid == proc.pid
+        assert join_before_drain(snap) == []
+    finally:
+        _end(proc)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # sleeping is not a deadlock
+        "import time; print('', flush=True); time.sleep(30)",
+        # join(timeout) waits in poll with a timeout: timed, never proven
+        "import multiprocessing as mp, time\n"
+        "def f(q):\n    q.put('x' * 1_000_000)\n"
+        "if __name__ == '__main__':\n"
+        "    q = mp.Queue(); p = mp.Process(target=f, args=(q,)); p.start()\n"
+        "    print(p.pid, flush=True)\n"
+        "    while p.is_alive():\n        p.join(timeout=0.2)\n",
+    ],
+)
+def test_timed_waits_prove_nothing(code) -> None:
+    proc, child = _stalled(code)
+    try:
+        snap = snapshot([proc.pid] + ([child] if child else []))
+        assert join_before_drain(snap) == [] and orphaned_reads(snap) == []
+    finally:
+        _end(proc)
