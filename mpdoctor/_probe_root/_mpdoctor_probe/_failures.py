@@ -154,3 +154,21 @@ def _record_warning(message, category, filename, lineno) -> None:
         )
     except Exception:
         probe.disable()
+
+
+def record_excepthook_calls() -> None:
+    """In the fork server: a child it forks that fails before its target runs (re-importing the
+    main module, unpickling the process object) is printed by `sys.excepthook(*sys.exc_info())`
+    and ends with os._exit, so no atexit runs. Ours records, then calls the hook it replaced
+    with the same arguments: the printed bytes are the original's."""
+    original = sys.excepthook
+
+    def excepthook(etype, value, tb):
+        if probe.on and isinstance(value, BaseException):
+            try:
+                record_uncaught(value)
+            except Exception:
+                probe.disable()
+        return original(etype, value, tb)
+
+    sys.excepthook = excepthook

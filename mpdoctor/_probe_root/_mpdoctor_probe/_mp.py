@@ -127,10 +127,14 @@ def hook_imported() -> None:
 def on_import(name: str, module) -> None:
     if name == "multiprocessing":
         if os.environ.get("MPDOCTOR_START_METHOD") or os.environ.get("MPDOCTOR_START_METHODS"):
-            _force_start_method(module)
+            from . import _methods
+
+            _methods.force_start_method(module)
         _mp_event(module)
         if role() == "forkserver":
-            _record_excepthook_calls()
+            from . import _failures
+
+            _failures.record_excepthook_calls()
     elif name == "multiprocessing.process":
         install(module, role() == "spawn-child")
     elif name == "multiprocessing.util":
@@ -161,32 +165,6 @@ def on_import(name: str, module) -> None:
         _patch_print_exc(module)
 
 
-def _force_start_method(mp) -> None:
-    """--start-method: change the default context only. The program's set_start_method() and
-    get_context(name) still choose, as they would on macOS, Windows or Python 3.14; and since
-    nothing fixes the context here, forcing never makes a set_start_method() fail."""
-    context = mp.context
-    concrete = context._concrete_contexts
-    only = os.environ.get("MPDOCTOR_START_METHODS")
-    if only:  # a Windows-like run: the other methods do not exist
-        keep = only.split(",")
-        for name in list(concrete):
-            if name not in keep:
-                del concrete[name]
-        methods = [name for name in keep if name in concrete]
-
-        def get_all_start_methods():
-            return list(methods)
-
-        # multiprocessing bound the default context's methods into its namespace at import
-        context._default_context.get_all_start_methods = get_all_start_methods
-        mp.get_all_start_methods = get_all_start_methods
-    method = os.environ.get("MPDOCTOR_START_METHOD")
-    default = context._default_context
-    if method in concrete and default._actual_context is None:
-        default._default_context = concrete[method]
-
-
 def _at_exit() -> None:
     """An exception Python printed as uncaught in this process (it sets sys.last_value before
     exit handlers run): the program's main, a spawn child failing before its target ran."""
@@ -200,21 +178,6 @@ def _at_exit() -> None:
             call_lazily("_failures", "record_uncaught", exc)
     except Exception:
         probe.disable()
-
-
-def _record_excepthook_calls() -> None:
-    """In the fork server: a child it forks that fails before its target runs (re-importing the
-    main module, unpickling the process object) is printed by `sys.excepthook(*sys.exc_info())`
-    and ends with os._exit, so no atexit runs. Ours records, then calls the hook it replaced
-    with the same arguments: the printed bytes are the original's."""
-    original = sys.excepthook
-
-    def excepthook(etype, value, tb):
-        if probe.on and isinstance(value, BaseException):
-            call_lazily("_failures", "record_uncaught", value)
-        return original(etype, value, tb)
-
-    sys.excepthook = excepthook
 
 
 def _record_resources(tracker) -> None:
