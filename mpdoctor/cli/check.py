@@ -46,7 +46,9 @@ def check(
         30.0, "--timeout", min=0.1, help="Seconds each --matrix run may take."
     ),
     python: str | None = typer.Option(
-        None, "--python", help="Interpreter for --matrix runs [default: python on PATH]."
+        None,
+        "--python",
+        help="Interpreter for --matrix runs (default: python, else python3, on PATH).",
     ),
     color: ColorChoice = typer.Option(ColorChoice.auto, "--color", help="auto, always or never."),
 ) -> int:

@@ -51,7 +51,9 @@ def run(
         None, "-m", "--module", help="Run a library module as a script, as `python -m`."
     ),
     python: str | None = typer.Option(
-        None, "--python", help="Interpreter to run SCRIPT or -m with [default: python on PATH]."
+        None,
+        "--python",
+        help="Interpreter to run SCRIPT or -m with (default: python, else python3, on PATH).",
     ),
     report: Path | None = typer.Option(
         None, "--report", help="Write the JSON report (schema v1) to this file."

@@ -30,6 +30,13 @@ def test_version_and_python_dash_m():
     assert (result.returncode, result.stdout) == (0, f"mpdoctor {__version__}\n".encode())
 
 
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_help_keeps_the_interpreter_default(command):
+    """rich reads "[default: ...]" in a help string as markup and drops it: say it plainly."""
+    text = " ".join(run_mpdoctor([command, "--help"]).stdout.decode().split())
+    assert "(default: python, else python3, on PATH)" in text.replace("│ ", "").replace(" │", "")
+
+
 def test_help_documents_the_exit_codes():
     result = run_mpdoctor(["run", "--help"])
     assert result.returncode == 0
