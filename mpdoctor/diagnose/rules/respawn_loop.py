@@ -32,13 +32,41 @@ EARLY_S = 1.0  # dead this soon after its start: it never did any work
 
 
 def check(evidence: Evidence) -> list[Finding]:
+    loops, _rest = split_groups(evidence)
+    return [_finding(deaths, evidence) for deaths in loops]
+
+
+Group = list[tuple[ProcessEvidence, Death]]
+
+
+def split_groups(evidence: Evidence) -> tuple[list[Group], list[Group]]:
+    """Dead-worker groups that are respawn loops, and the others. A worker the loop's pool
+    started as mpdoctor stopped the tree (its parent was ended before it could record the
+    start, so no pool is known) dying the same way joins the loop."""
     from mpdoctor.diagnose.rules.worker_died import dead_worker_groups
 
-    return [
-        _finding(deaths, evidence)
-        for deaths in dead_worker_groups(evidence)
-        if is_respawn_loop(deaths, evidence)
-    ]
+    groups = dead_worker_groups(evidence)
+    loops = [g for g in groups if is_respawn_loop(g, evidence)]
+    rest = []
+    for group in groups:
+        if any(group is loop for loop in loops):
+            continue
+        loop = next((lp for lp in loops if _same_loop(lp, group, evidence)), None)
+        if loop is not None:
+            loop.extend(group)
+        else:
+            rest.append(group)
+    return loops, rest
+
+
+def _same_loop(loop: Group, group: Group, evidence: Evidence) -> bool:
+    pool = pool_of(loop[0][0], evidence)
+    if pool is None:
+        return False
+    death = loop[0][1]
+    return all(
+        pool_of(p, evidence) is None and p.ppid == pool.owner_pid and d == death for p, d in group
+    )
 
 
 def is_respawn_loop(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) -> bool:

@@ -49,13 +49,10 @@ _NAMES_SHOWN = 5
 
 
 def check(evidence: Evidence) -> list[Finding]:
-    from mpdoctor.diagnose.rules.respawn_loop import is_respawn_loop
+    from mpdoctor.diagnose.rules.respawn_loop import split_groups
 
-    return [
-        _finding(deaths, evidence)
-        for deaths in dead_worker_groups(evidence)
-        if not is_respawn_loop(deaths, evidence)
-    ]
+    _loops, rest = split_groups(evidence)
+    return [_finding(deaths, evidence) for deaths in rest]
 
 
 def dead_worker_groups(evidence: Evidence) -> list[list[tuple[ProcessEvidence, Death]]]:
