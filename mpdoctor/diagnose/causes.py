@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from mpdoctor.diagnose.evidence import ExceptionInfo, ProcessEvidence
+from mpdoctor.diagnose.evidence import Evidence, ExceptionInfo, ProcessEvidence
 from mpdoctor.model import Frame
 
 # "Can't get attribute 'f' on <module '__main__' (built-in)>" (3.8-3.11),
@@ -60,6 +61,22 @@ def not_found_in_main(proc: ProcessEvidence) -> tuple[str, bool] | None:
     if match is None:
         return None
     return match.group(1), " from " in match.group(2)
+
+
+def exceptions_matching(
+    evidence: Evidence, matches: Callable[[ExceptionInfo], bool], *, children_only: bool = True
+) -> list[tuple[ProcessEvidence, ExceptionInfo]]:
+    """Each process's first exception (what ended it, or a task's) for which `matches` holds.
+    `children_only` leaves the main process out: it only re-raises what a worker raised."""
+    hits = []
+    for proc in evidence.processes.values():
+        if children_only and proc.key == evidence.main:
+            continue
+        for exc in [proc.exception, *proc.task_exceptions]:
+            if exc is not None and matches(exc):
+                hits.append((proc, exc))
+                break
+    return hits
 
 
 def stdin_eof(exc: ExceptionInfo) -> bool:

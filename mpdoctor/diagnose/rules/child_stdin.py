@@ -7,8 +7,8 @@ sys.stdin"). The exception is recorded where the child raised it (target or task
 
 from __future__ import annotations
 
-from mpdoctor.diagnose.causes import stdin_eof
-from mpdoctor.diagnose.evidence import Evidence, ExceptionInfo, ProcessEvidence
+from mpdoctor.diagnose.causes import exceptions_matching, stdin_eof
+from mpdoctor.diagnose.evidence import Evidence
 from mpdoctor.diagnose.family import short_label
 from mpdoctor.diagnose.tracebacks import user_frame
 from mpdoctor.diagnose.wording import location, plural, where
@@ -30,14 +30,7 @@ HINT = Hint(
 
 
 def check(evidence: Evidence) -> list[Finding]:
-    hits: list[tuple[ProcessEvidence, ExceptionInfo]] = []
-    for proc in evidence.processes.values():
-        if proc.key == evidence.main:
-            continue
-        for exc in [proc.exception, *proc.task_exceptions]:
-            if exc is not None and stdin_eof(exc):
-                hits.append((proc, exc))
-                break
+    hits = exceptions_matching(evidence, stdin_eof)
     if not hits:
         return []
     proc, exc = hits[0]

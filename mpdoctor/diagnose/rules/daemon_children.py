@@ -8,8 +8,8 @@ workers are not, so nesting inside ProcessPoolExecutor works. The check is an `a
 
 from __future__ import annotations
 
-from mpdoctor.diagnose.causes import daemonic_child
-from mpdoctor.diagnose.evidence import Evidence, ExceptionInfo, ProcessEvidence
+from mpdoctor.diagnose.causes import daemonic_child, exceptions_matching
+from mpdoctor.diagnose.evidence import Evidence
 from mpdoctor.diagnose.family import short_label
 from mpdoctor.diagnose.tracebacks import user_frame
 from mpdoctor.diagnose.wording import location, where
@@ -31,14 +31,7 @@ HINT = Hint(
 
 
 def check(evidence: Evidence) -> list[Finding]:
-    hits: list[tuple[ProcessEvidence, ExceptionInfo]] = []
-    for proc in evidence.processes.values():
-        if proc.key == evidence.main:
-            continue  # the main process only re-raises what a worker raised
-        for exc in [proc.exception, *proc.task_exceptions]:
-            if exc is not None and daemonic_child(exc):
-                hits.append((proc, exc))
-                break
+    hits = exceptions_matching(evidence, daemonic_child)
     if not hits:
         return []
     proc, exc = hits[0]

@@ -9,7 +9,8 @@ down (exit priority 0) before joining the children still using it.
 
 from __future__ import annotations
 
-from mpdoctor.diagnose.evidence import Evidence, ExceptionInfo, ProcessEvidence
+from mpdoctor.diagnose.causes import exceptions_matching
+from mpdoctor.diagnose.evidence import Evidence, ExceptionInfo
 from mpdoctor.diagnose.family import short_label
 from mpdoctor.diagnose.tracebacks import exception_text, user_frame
 from mpdoctor.diagnose.wording import location, where
@@ -39,12 +40,7 @@ _GONE = (
 
 
 def check(evidence: Evidence) -> list[Finding]:
-    hits: list[tuple[ProcessEvidence, ExceptionInfo]] = []
-    for proc in evidence.processes.values():
-        for exc in [proc.exception, *proc.task_exceptions]:
-            if exc is not None and used_dead_proxy(exc):
-                hits.append((proc, exc))
-                break
+    hits = exceptions_matching(evidence, used_dead_proxy, children_only=False)
     if not hits or _server_died_starting(evidence):
         return []
     proc, exc = hits[0]
