@@ -224,3 +224,26 @@ def test_a_reused_pid_is_judged_on_its_own_kills() -> None:
     )
     f = only(evidence(main_proc(), first, second))
     assert f.title == "Process-2 killed by SIGTERM"
+
+
+def test_a_spawn_child_orphaned_by_the_tear_down_is_not_a_crash() -> None:
+    """mpdoctor ended the parent before it sent the child its data: EOFError in spawn._main."""
+    from diagnose_helpers import evidence, exception, main_proc, proc
+
+    from mpdoctor.diagnose.rules import process_crashed
+
+    child = proc(
+        201,
+        ppid=100,
+        exit_code=1,
+        started_as="process",
+        exception=exception(
+            "EOFError",
+            "Ran out of input",
+            ("/usr/lib/python3.9/multiprocessing/spawn.py", 125, "_main"),
+        ),
+    )
+    parent = main_proc(ended_by_mpdoctor=True)
+    assert process_crashed.check(evidence(parent, child)) == []
+    parent.ended_by_mpdoctor = False
+    assert [f.id for f in process_crashed.check(evidence(parent, child))] == ["process-crashed"]

@@ -20,7 +20,7 @@ from mpdoctor.diagnose.exits import (
     kill_location,
     sender_unknowable,
 )
-from mpdoctor.diagnose.family import label, short_label, start_location
+from mpdoctor.diagnose.family import label, parent_of, short_label, start_location
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
@@ -57,11 +57,25 @@ def check(evidence: Evidence) -> list[Finding]:
         death = death_of(proc)
         if death is None or is_deliberate(proc, death) or named_cause(proc):
             continue
+        if _orphaned_by_tear_down(proc, evidence):
+            continue
         role = roles[proc.key]
         if role in _WORKERS or not _reportable(role, death):
             continue
         findings.append(_finding(proc, death, role, evidence))
     return findings
+
+
+def _orphaned_by_tear_down(proc: ProcessEvidence, evidence: Evidence) -> bool:
+    """A spawn child whose parent mpdoctor ended before it sent the child its data: the child
+    reads end of file ("EOFError: Ran out of input" in spawn's _main). The tear-down's doing."""
+    exc = proc.exception
+    if exc is None or not exc.type.endswith("EOFError"):
+        return False
+    if not any(f.function == "_main" and f.file.endswith("spawn.py") for f in exc.frames):
+        return False
+    parent = parent_of(proc, evidence)
+    return parent is not None and parent.ended_by_mpdoctor
 
 
 def _reportable(role: str, death: Death) -> bool:
