@@ -37,3 +37,19 @@ def test_a_few_deaths_are_dead_workers_not_a_loop() -> None:
     workers = [worker(101 + i, i + 1, 0.05 * i) for i in range(2)]
     ev = evidence(main_proc(), *workers, pools=[pool()])
     assert [f.id for f in diagnose(ev)] == ["worker-died"]
+
+
+def test_replacements_dying_too_are_a_loop_even_when_the_program_ends_it_early() -> None:
+    """Python 3.9's map_async can raise ZeroDivisionError while the pool is empty, ending the
+    program after 3 deaths in a pool of 2: the replacement died the same way, so it is a loop."""
+    workers = [worker(101 + i, i + 1, 0.01 * i) for i in range(3)]
+    ev = evidence(main_proc(exit_code=1), *workers, pools=[pool(size=2)])
+    [finding] = diagnose(ev)
+    assert finding.id == "respawn-loop" and "mpdoctor stopped" not in finding.message
+
+
+def test_as_many_early_deaths_as_workers_are_not_yet_a_loop() -> None:
+    """No replacement is known to have died: each worker may have had its own reason."""
+    workers = [worker(101 + i, i + 1, 0.01 * i) for i in range(3)]
+    ev = evidence(main_proc(exit_code=1), *workers, pools=[pool(size=3)])
+    assert [f.id for f in diagnose(ev)] == ["worker-died"]

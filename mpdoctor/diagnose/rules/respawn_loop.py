@@ -9,7 +9,7 @@ die within a second of their start).
 
 from __future__ import annotations
 
-from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
+from mpdoctor.diagnose.evidence import Evidence, PoolEvidence, ProcessEvidence
 from mpdoctor.diagnose.exits import Death, describe
 from mpdoctor.diagnose.family import label, pool_of
 from mpdoctor.diagnose.wording import location, plural, where
@@ -28,6 +28,9 @@ HINT = Hint(
 )
 
 MIN_DEATHS = 4  # a loop, not a few unlucky workers
+# ...or fewer when the replacements died too: more early deaths than the pool has workers.
+# Python 3.9's Pool.map_async can end such a loop itself (ZeroDivisionError on an empty pool).
+MIN_DEATHS_WITH_REPLACEMENTS = 3
 EARLY_S = 1.0  # dead this soon after its start: it never did any work
 
 
@@ -72,10 +75,18 @@ def _same_loop(loop: Group, group: Group, evidence: Evidence) -> bool:
 def is_respawn_loop(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) -> bool:
     lifetimes = [_lifetime(p) for p, _ in deaths]
     early = [t for t in lifetimes if t is not None and t < EARLY_S]
-    if len(early) < MIN_DEATHS or len(early) < len(deaths) // 2:
+    if len(early) < len(deaths) // 2:
         return False
-    first = deaths[0][0]
-    return pool_of(first, evidence) is not None or evidence.respawn_stopped_parent is not None
+    pool = pool_of(deaths[0][0], evidence)
+    if len(early) < MIN_DEATHS and not _replacements_died(len(early), pool):
+        return False
+    return pool is not None or evidence.respawn_stopped_parent is not None
+
+
+def _replacements_died(early_deaths: int, pool: PoolEvidence | None) -> bool:
+    if pool is None or pool.size is None:
+        return False
+    return early_deaths >= MIN_DEATHS_WITH_REPLACEMENTS and early_deaths > pool.size
 
 
 def _lifetime(proc: ProcessEvidence) -> float | None:
