@@ -218,6 +218,7 @@ class _Monitor:
         )
         self.reaper: Reaper = Reaper(pid, before_reap=self.sampler.sample_pid)
         self.respawn = RespawnWatch(session.alerts_dir)
+        self.looping_parent: int | None = None  # set when mpdoctor stops a respawn loop
         self.main_key: ProcessKey | None = None
         self.clock_skew = identity.clock_skew()
         self.stop_now = False  # a signal asked to end the run early
@@ -296,6 +297,7 @@ class _Monitor:
             self.wait(left, target_alive=True)
             looping = self.respawn.looping_parent()
             if looping is not None and self.reaper.target is None and not self._interrupted():
+                self.looping_parent = looping
                 self.notes.append(
                     f"stopped: pid {looping} lost {self.respawn.limit} children that died "
                     "before doing any work, and kept starting new ones"
@@ -359,9 +361,7 @@ class _Monitor:
                 ended_by_mpdoctor=ended,
                 notes=self.notes,
                 clock_skew=self.clock_skew,
-                respawn_stopped_parent=self.respawn.looping_parent()
-                if stopped == "stopped-respawn-loop"
-                else None,
+                respawn_stopped_parent=self.looping_parent,
             )
         )
         if stopped == "timeout":
