@@ -22,6 +22,7 @@ OutcomeStatus = Literal[
     "stopped-respawn-loop",
     "interrupted",
     "not-started",
+    "running",  # a report made while the program still runs (no-progress)
 ]
 
 

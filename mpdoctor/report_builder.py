@@ -12,10 +12,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from mpdoctor import __version__
-from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
+from mpdoctor.diagnose.evidence import (
+    Evidence,
+    HangSnapshot,
+    PipeState,
+    ProcessEvidence,
+    ThreadState,
+)
 from mpdoctor.diagnose.family import name_of, tree_order
 from mpdoctor.diagnose.roles import classify_all
-from mpdoctor.model import Environment, Finding, Outcome, ProcessInfo, Report, Tool
+from mpdoctor.diagnose.waitgraph import pipe_at
+from mpdoctor.model import (
+    Environment,
+    Finding,
+    Outcome,
+    ProcessInfo,
+    Report,
+    ThreadInfo,
+    Tool,
+    Wait,
+)
 from mpdoctor.redact import redact_cmdline, redact_text
 
 _TIME_DIGITS = 3  # seconds since launch: milliseconds
@@ -36,7 +52,10 @@ def build_report(
         environment=environment,
         command=redact_cmdline(command),
         outcome=replace(outcome, duration_s=_round(outcome.duration_s, _TIME_DIGITS) or 0.0),
-        processes=[_process(proc, roles[proc.key]) for proc, _depth in tree_order(evidence)],
+        processes=[
+            _with_threads(_process(proc, roles[proc.key]), proc, evidence.hang)
+            for proc, _depth in tree_order(evidence)
+        ],
         findings=[_redacted(finding) for finding in findings],
         notes=_unique([*evidence.notes, *notes]),
     )
@@ -63,6 +82,58 @@ def _process(proc: ProcessEvidence, role: str) -> ProcessInfo:
         probed=proc.probed,
         python=proc.python,
     )
+
+
+def _with_threads(info: ProcessInfo, proc: ProcessEvidence, hang: HangSnapshot | None):
+    """The threads of a process the hang snapshot saw: each one's wait and its stack (most
+    recent call last, as a traceback reads); the main thread's wait is the process's."""
+    if hang is None or proc.state == "zombie" or proc.key.pid not in hang.threads:
+        return info
+    pid = proc.key.pid
+    since = _round(hang.t_s - hang.quiet_s, _TIME_DIGITS)
+    stacks = {s.tid: s for s in hang.stacks.get(pid, []) if s.tid is not None}
+    for state in hang.threads[pid]:
+        stack = stacks.pop(state.tid, None)
+        info.threads.append(
+            ThreadInfo(
+                ident=stack.ident if stack else None,
+                native_id=state.tid,
+                name=stack.name if stack else None,
+                wait=wait_of(state, since, pipe_at(hang, pid, state.fd)),
+                stack=list(reversed(stack.frames)) if stack else [],
+            )
+        )
+    for stack in hang.stacks.get(pid, []):  # dumped, but no /proc entry matched its ident
+        if stack.tid is None or stack.tid in stacks:
+            info.threads.append(
+                ThreadInfo(stack.ident, stack.tid, stack.name, None, list(reversed(stack.frames)))
+            )
+    main = next((t for t in info.threads if t.native_id == pid), None)
+    info.wait = main.wait if main else None
+    return info
+
+
+def wait_of(state: ThreadState, since: float | None, pipe: PipeState | None) -> Wait | None:
+    """The report's `wait` of one thread, from its decoded system call."""
+    call = state.syscall
+    if call is None or call == "running" or not state.readable:
+        return None
+    on: int | str | None = None
+    if call in ("wait4", "waitid"):
+        kind, on = "join", state.waits_for_pid
+    elif state.fd is not None and call in ("read", "readv", "recvfrom", "recvmsg"):
+        kind, on = ("pipe-read" if pipe else "read"), f"pipe:[{pipe.inode}]" if pipe else state.fd
+    elif state.fd is not None and call in ("write", "writev", "sendto", "sendmsg"):
+        kind, on = ("pipe-write" if pipe else "write"), f"pipe:[{pipe.inode}]" if pipe else state.fd
+    elif call == "futex":
+        kind, on = "futex", state.futex
+    elif call in ("poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait"):
+        kind = "poll"
+    elif call in ("nanosleep", "clock_nanosleep", "pause"):
+        kind = "sleep"
+    else:
+        kind = call
+    return Wait(kind=kind, on=on, since_s=since, timed=bool(state.timed))
 
 
 def _redacted(finding: Finding) -> Finding:

@@ -20,7 +20,8 @@ COMMAND_SETTINGS = {
     "context_settings": {"allow_interspersed_args": False},
     "epilog": (
         "Exit status: the program's own; if the program dies by signal N, mpdoctor dies by N "
-        "too. 124: mpdoctor stopped it (timeout, respawn loop). 2: usage error. 125: mpdoctor "
+        "too. 124: mpdoctor stopped it (timeout, proven deadlock, respawn loop). 2: usage "
+        "error. 125: mpdoctor "
         "failed. 126/127: the -- COMMAND is not executable / not found."
     ),
 }
@@ -70,7 +71,32 @@ def run(
         MpLog.info, "--mp-log", help="multiprocessing.log_to_stderr level in every process."
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", min=0.01, help="Stop the whole tree after this many seconds (exit 124)."
+        None,
+        "--timeout",
+        min=0.01,
+        help="Stop the whole tree after this many seconds (exit 124), reporting what it waits on.",
+    ),
+    hang_after: float = typer.Option(
+        10.0,
+        "--hang-after",
+        min=0.0,
+        help=(
+            "Report a tree that made no progress for this many seconds (what every thread "
+            "waits on, and its stack) while it runs on; 0: never. A proven deadlock is "
+            "reported and stopped within about 2 s whatever this says."
+        ),
+    ),
+    keep_going: bool = typer.Option(
+        False, "--keep-going", help="Report a proven deadlock but do not stop the program."
+    ),
+    stack_signal: str = typer.Option(
+        "default",
+        "--stack-signal",
+        help=(
+            "Signal on which every probed process dumps its stacks (faulthandler): a name "
+            "(SIGUSR2), a number, or off. Default: SIGRTMIN+8."
+        ),
+        show_default=False,
     ),
     keep_orphans: bool = typer.Option(
         False, "--keep-orphans", help="Leave processes that outlive the program running."
@@ -92,10 +118,17 @@ def run(
         timeout=timeout,
         keep_orphans=keep_orphans,
         start_method=start_method.value if start_method else None,
+        hang_after=hang_after or None,
+        keep_going=keep_going,
+        stack_signal=_stack_signal(stack_signal),
+        on_report=lambda partial: _report(partial, report, color, quiet=False),
     )
     result = run_target(target, options)  # the program has run; its status must survive
     try:
-        _report(result, report, color, quiet)
+        if result.reported:  # printed before mpdoctor ended the tree; the JSON gets the end
+            _report(result, report, color, quiet, show=False)
+        else:
+            _report(result, report, color, quiet)
     except Exception as exc:  # a bug while diagnosing must not cost the program's status
         import sys
 
@@ -126,7 +159,32 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"--report {path}: not writable")
 
 
-def _report(result, report_path: Path | None, color: ColorChoice, quiet: bool) -> None:
+def _stack_signal(text: str) -> int:
+    """--stack-signal: a signal name or number, "off" (0) or "default"."""
+    import signal
+
+    from mpdoctor.collect.session import DEFAULT_STACK_SIGNAL
+
+    if text == "default":
+        return int(DEFAULT_STACK_SIGNAL)
+    if text == "off":
+        return 0
+    if text.isdigit():
+        number = int(text)
+    else:
+        name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
+        try:
+            number = int(getattr(signal, name))
+        except AttributeError:
+            raise UsageError(f"--stack-signal {text}: no such signal") from None
+    if number in (signal.SIGKILL, signal.SIGSTOP) or not 0 < number < signal.NSIG:
+        raise UsageError(f"--stack-signal {text}: not a signal a process can catch")
+    return number
+
+
+def _report(
+    result, report_path: Path | None, color: ColorChoice, quiet: bool, show: bool = True
+) -> None:
     from mpdoctor.diagnose import diagnose
     from mpdoctor.render.json_report import write_report
     from mpdoctor.report_builder import build_report
@@ -140,7 +198,8 @@ def _report(result, report_path: Path | None, color: ColorChoice, quiet: bool) -
         findings=findings,
         notes=result.notes,
     )
-    print_report(full, color, quiet=quiet)
+    if show:
+        print_report(full, color, quiet=quiet)
     if report_path is not None:
         write_report(full, report_path)
 

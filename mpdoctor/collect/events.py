@@ -32,6 +32,42 @@ class StartEvent(Event):
     exe: str | None
     py: str | None
     forked: bool
+    ident: int | None = None  # the writing thread (the main thread but in a rare fork child)
+    tid: int | None = None
+    stack_fd: int | None = None  # faulthandler's descriptor for the stack signal; None: off
+    stack_signal: int | None = None
+    threads_at_fork: int | None = None  # a forked child: threads its parent had when it forked
+
+
+@dataclass(frozen=True)
+class ThreadEvent(Event):
+    """A thread started (or was running when multiprocessing was imported)."""
+
+    ident: int  # threading.get_ident(): what faulthandler prints
+    tid: int  # native id: /proc/PID/task/TID
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ForkThread:
+    ident: int | None
+    name: str | None
+    frames: list[Frame]  # innermost first, at the moment of the fork
+
+
+@dataclass(frozen=True)
+class ForkThreadsEvent(Event):
+    """The process forked while other threads ran (multiprocessing's own left out)."""
+
+    total: int | None  # every thread of the process, native ones included (/proc)
+    threads: list[ForkThread]
+
+
+@dataclass(frozen=True)
+class StacksOffEvent(Event):
+    """The program installed its own handler for the stack signal: never send it again."""
+
+    signal: int | None
 
 
 @dataclass(frozen=True)
@@ -199,7 +235,7 @@ def _frame(value: Any) -> Frame | None:
 
 
 def _start(d: dict[str, Any], base: dict[str, Any]) -> StartEvent:
-    argv = d.get("argv")
+    argv, stacks = d.get("argv"), d.get("stacks")
     return StartEvent(
         **base,
         ppid=_int(d, "ppid"),
@@ -208,7 +244,34 @@ def _start(d: dict[str, Any], base: dict[str, Any]) -> StartEvent:
         exe=_str(d, "exe"),
         py=_str(d, "py"),
         forked=bool(d.get("forked")),
+        ident=_int(d, "ident"),
+        tid=_int(d, "tid"),
+        stack_fd=_int(stacks, "fd") if isinstance(stacks, dict) else None,
+        stack_signal=_int(stacks, "signal") if isinstance(stacks, dict) else None,
+        threads_at_fork=_int(d, "threads"),
     )
+
+
+def _thread(d: dict[str, Any], base: dict[str, Any]) -> ThreadEvent:
+    return ThreadEvent(
+        **base,
+        ident=_int(d, "ident", required=True),
+        tid=_int(d, "tid", required=True),
+        name=_str(d, "name"),
+    )
+
+
+def _fork_threads(d: dict[str, Any], base: dict[str, Any]) -> ForkThreadsEvent:
+    threads = []
+    for item in d.get("threads") or []:
+        if isinstance(item, dict):
+            frames = [f for f in map(_frame, item.get("stack") or []) if f is not None]
+            threads.append(ForkThread(_int(item, "ident"), _str(item, "name"), frames))
+    return ForkThreadsEvent(**base, total=_int(d, "total"), threads=threads)
+
+
+def _stacks_off(d: dict[str, Any], base: dict[str, Any]) -> StacksOffEvent:
+    return StacksOffEvent(**base, signal=_int(d, "signal"))
 
 
 def _mp(d: dict[str, Any], base: dict[str, Any]) -> MpEvent:
@@ -378,6 +441,9 @@ def _resource(d: dict[str, Any], base: dict[str, Any]) -> ResourceEvent:
 
 _PARSERS = {
     "start": _start,
+    "thread": _thread,
+    "stacks-off": _stacks_off,
+    "fork-threads": _fork_threads,
     "mp": _mp,
     "bootstrap": _bootstrap,
     "child-start": _child_start,

@@ -23,6 +23,7 @@ from mpdoctor.collect.events import (
     ChildExitEvent,
     ChildStartEvent,
     ExceptionEvent,
+    ForkThreadsEvent,
     KillEvent,
     ManagerEndEvent,
     MpEvent,
@@ -38,6 +39,8 @@ from mpdoctor.collect.sampler import ProcessSample
 from mpdoctor.diagnose.evidence import (
     Evidence,
     ExceptionInfo,
+    ForkThreadInfo,
+    HangSnapshot,
     KillEvidence,
     ManagerEndEvidence,
     PicklingEvidence,
@@ -74,6 +77,7 @@ class BuildInputs:
     ended_by_mpdoctor: Iterable[ProcessKey] = ()
     cgroup_oom_kills: int | None = None
     respawn_stopped_parent: int | None = None
+    hang: HangSnapshot | None = None
     platform: str = field(default_factory=lambda: sys.platform)
     notes: list[str] = field(default_factory=list)
     key_from_ticks: Callable[[int, int], ProcessKey] = identity.key_from_ticks
@@ -107,6 +111,7 @@ class _Builder:
         self.inp = inputs
         self.procs: dict[ProcessKey, ProcessEvidence] = {}
         self.exit_rank: dict[ProcessKey, int] = {}
+        self.fork_threads: dict[int, list[ForkThreadsEvent]] = {}  # by the forking pid
         self.forked: set[ProcessKey] = set()  # processes whose probe says os.fork made them
 
     def rel(self, t: float) -> float:
@@ -179,6 +184,8 @@ class _Builder:
                 pe.ppid = start.ppid  # the real parent, even after it was reparented
             if start.forked:
                 self.forked.add(key)
+                pe.threads_at_fork = start.threads_at_fork
+        self.fork_threads.setdefault(stream.pid, []).extend(stream.of(ForkThreadsEvent))
         boot: BootstrapEvent | None = stream.first(BootstrapEvent)
         if boot is not None:
             pe.name = boot.name or pe.name
@@ -193,6 +200,23 @@ class _Builder:
                 pe.task_exceptions.append(info)
             elif pe.exception is None:
                 pe.exception = info
+
+    def attach_fork_threads(self) -> None:
+        """Give each child forked while other threads ran its parent's record of them (the
+        parent's last `fork-threads` before the child started)."""
+        for key in self.forked:
+            pe = self.procs[key]
+            if not pe.threads_at_fork or pe.threads_at_fork < 2 or pe.ppid is None:
+                continue
+            born = pe.started_s if pe.started_s is not None else float("inf")
+            before = [
+                e
+                for e in self.fork_threads.get(pe.ppid, [])
+                if self.rel(e.t) <= born + _TICK_SLACK * 5
+            ]
+            if before:
+                event = max(before, key=lambda e: e.t)
+                pe.fork_threads = [ForkThreadInfo(t.name, list(t.frames)) for t in event.threads]
 
     def find(self, pid: int, t: float | None) -> ProcessEvidence | None:
         """The process that had `pid` at time `t` (the latest created by then)."""
@@ -403,6 +427,7 @@ def build_evidence(inputs: BuildInputs) -> Evidence:
     for stream in inputs.streams:
         b.apply_parent_events(stream)
     b.finish()
+    b.attach_fork_threads()
     ordered = dict(sorted(b.procs.items(), key=lambda kv: (kv[0].create_time, kv[0].pid)))
     return Evidence(
         main=main,
@@ -413,6 +438,7 @@ def build_evidence(inputs: BuildInputs) -> Evidence:
         pickling=b.pickling(),
         manager_ends=b.manager_ends(),
         respawn_stopped_parent=inputs.respawn_stopped_parent,
+        hang=inputs.hang,
         cgroup_oom_kills=inputs.cgroup_oom_kills,
         duration_s=round(inputs.duration_s, 3),
         main_ended_s=_r(inputs.main_ended_s),

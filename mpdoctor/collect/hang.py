@@ -1,15 +1,18 @@
-"""A snapshot of what a stalled tree waits on: every thread's wait and every pipe's holders.
+"""A snapshot of what a stalled tree waits on: every thread's wait, every pipe's holders and,
+when asked, every thread's Python stack (collect/stacks.py).
 
-Taken when the tree has made no progress for a while (the hang issue wires it into the
-monitor); pure data for the rules in `diagnose/waitgraph.py`. Groundwork: `mpdoctor run` does
-not take it yet.
+The monitor takes the cheap part (/proc only) while the tree is quiet, to find a proven wait
+early, and the whole of it when it reports (no progress for --hang-after, a proven deadlock that
+held, the timeout). Pure data for `diagnose/waitgraph.py` and the hang rules.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mpdoctor.collect.pipes import bytes_queued, holders
 from mpdoctor.collect.waits import read_threads
-from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadState
+from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
 
 
 def snapshot(pids: list[int], t_s: float = 0.0) -> HangSnapshot:
@@ -46,3 +49,48 @@ def snapshot(pids: list[int], t_s: float = 0.0) -> HangSnapshot:
             )
         )
     return HangSnapshot(t_s=t_s, threads=threads, pipes=pipes)
+
+
+def add_stacks(snap: HangSnapshot, session_path: Path) -> None:
+    """Dump the Python stacks of every process of `snap` that armed the stack signal."""
+    from mpdoctor.collect.events import read_events
+    from mpdoctor.collect.stacks import take_stacks, targets_from, thread_names
+
+    streams = {s.pid: s for s in read_events(session_path / "events") if s.pid in snap.threads}
+    targets, refused = targets_from(list(streams.values()), session_path / "stacks")
+    result = take_stacks(targets, session_path / "stacks")
+    snap.stacks_skipped = {**refused, **result.skipped}
+    for pid, threads in result.stacks.items():
+        names = thread_names(streams[pid])
+        snap.stacks[pid] = [
+            ThreadStack(
+                ident=t.ident,
+                tid=names.get(t.ident, (None, None))[0],
+                name=names.get(t.ident, (None, None))[1],
+                current=t.current,
+                frames=t.frames,
+            )
+            for t in threads
+        ]
+    snap.sources = _sources(snap)
+    for pid in snap.threads:
+        if pid not in snap.stacks and pid not in snap.stacks_skipped:
+            snap.stacks_skipped[pid] = "not a probed Python process"
+
+
+def _sources(snap: HangSnapshot) -> dict[tuple[str, int], str]:
+    """The program's lines around the innermost frame of the program's own in each stack (the
+    rules read a polling loop's condition from them)."""
+    import linecache
+
+    from mpdoctor.diagnose.tracebacks import user_frame
+
+    sources: dict[tuple[str, int], str] = {}
+    for threads in snap.stacks.values():
+        for thread in threads:
+            frame = user_frame(list(reversed(thread.frames)))
+            if frame is None:
+                continue
+            for number in range(max(1, frame.line - 3), frame.line + 1):
+                sources[(frame.file, number)] = linecache.getline(frame.file, number).strip()
+    return sources

@@ -12,6 +12,7 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,12 @@ from mpdoctor.collect.launcher import (
     signals_to_default,
     spawn,
 )
-from mpdoctor.collect.session import Session, create_session, target_env
+from mpdoctor.collect.session import (
+    DEFAULT_STACK_SIGNAL,
+    Session,
+    create_session,
+    target_env,
+)
 from mpdoctor.collect.signals import Received, SignalGate, die_by_signal, signal_name
 from mpdoctor.errors import EXIT_STOPPED
 from mpdoctor.model import Environment, Outcome
@@ -35,7 +41,7 @@ from mpdoctor.model import Environment, Outcome
 if TYPE_CHECKING:
     from mpdoctor.collect.reaper import Reaped, Reaper
     from mpdoctor.collect.sampler import Sampler
-    from mpdoctor.diagnose.evidence import Evidence, ProcessKey
+    from mpdoctor.diagnose.evidence import Evidence, HangSnapshot, ProcessKey
 
 _MIN_PROBED = (3, 8)
 
@@ -51,6 +57,12 @@ class RunOptions:
     start_method: str | None = None  # --start-method: the default start method of every process
     only_methods: tuple[str, ...] = ()  # the only start methods that exist (Windows-like: spawn)
     output: str | None = None  # a file for the program's stdout and stderr (stdin: /dev/null)
+    hang_after: float | None = 10.0  # a tree stalled this long is examined and reported
+    keep_going: bool = False  # report a proven deadlock but let the program run on
+    stack_signal: int = DEFAULT_STACK_SIGNAL  # 0: no stacks
+    # Called with the evidence so far when the tree stalls (no-progress, the program still
+    # runs) and just before mpdoctor stops it (its last report; the tree is ended after).
+    on_report: Callable[[RunResult], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class RunResult:
     signals: list[ReceivedSignal] = field(default_factory=list)
     monitor_cpu_s: float = 0.0  # CPU the monitor itself used, both threads
     samples_taken: int = 0
+    reported: bool = False  # the report was printed before mpdoctor ended the tree
     _gate: SignalGate | None = None
 
     @property
@@ -150,6 +163,7 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
             options.mp_log,
             start_method=options.start_method,
             only_methods=options.only_methods,
+            stack_signal=options.stack_signal,
         )
         oom_start = cgroup.oom_kills()
         gate = SignalGate.install()
@@ -175,6 +189,7 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
         except BaseException:
             _wait_plainly(pid)  # cannot monitor: still never leave the program unwaited
             raise
+        monitor.command, monitor.interpreter = argv, interp.path if interp else None
         result = monitor.run()
         result.command = argv
         result.interpreter = interp.path if interp else None
@@ -222,6 +237,19 @@ class _Monitor:
         self.main_key: ProcessKey | None = None
         self.clock_skew = identity.clock_skew()
         self.stop_now = False  # a signal asked to end the run early
+        from mpdoctor.collect.hangwatch import HangWatch
+
+        self.hangs = HangWatch(
+            session.path,
+            options.hang_after,
+            build=self.evidence_now,
+            on_stall=self._report_stall if options.on_report else None,
+        )
+        self.hang: HangSnapshot | None = None  # the snapshot of a hang that lasted to the end
+        self.reported_stop = False  # the stop's report was printed before the tear-down
+        self._streams_seen: list = []  # the main process's event streams, at the last build
+        self.command: list[str] = []  # for the reports made while the program runs
+        self.interpreter: str | None = None
 
     # -- events of the loop ----------------------------------------------------------------
     def reap(self) -> None:
@@ -237,6 +265,10 @@ class _Monitor:
         forwarded = False
         if target_alive:
             self.sampler.sample()  # the snapshot first: the signal may end everything
+            if got.external:
+                self._examine_if_stalled("signal")
+            elif self.hang is None and self.hangs.reported_stall is not None:
+                self.hang = self.hangs.reported_stall  # Ctrl-C on a tree reported stalled
         if got.external:
             if target_alive:
                 try:
@@ -271,6 +303,7 @@ class _Monitor:
             alive_after: list[ProcessKey] = []
             ended: set[ProcessKey] = set()
             if stopped:
+                self._report_before_stop(stopped)
                 ended = self.end_all()
             else:
                 alive_after = self.await_helpers()
@@ -291,10 +324,14 @@ class _Monitor:
         timeout = self.options.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.reaper.target is None:
-            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            turn = self.hangs.turn_s(self.now_s())
+            left = turn if deadline is None else min(turn, deadline - time.monotonic())
             if left <= 0:
+                self._examine_if_stalled("timeout", at_least=0.0)
                 return "timeout"
             self.wait(left, target_alive=True)
+            if self.reaper.target is None and self._hung():
+                return "deadlock-stopped"
             looping = self.respawn.looping_parent()
             if looping is not None and self.reaper.target is None and not self._interrupted():
                 self.looping_parent = looping
@@ -304,6 +341,63 @@ class _Monitor:
                 )
                 return "stopped-respawn-loop"
         return None
+
+    def _tree(self) -> tuple[list[int], float]:
+        records = self.sampler.processes()
+        alive = self.sampler.alive()
+        return [k.pid for k in alive], sum(records[k].cpu_s or 0.0 for k in alive)
+
+    def _hung(self) -> bool:
+        """A proven deadlock held: keep its evidence; True when the tree must be stopped."""
+        pids, cpu = self._tree()
+        evidence = self.hangs.turn(self.now_s(), pids, cpu)
+        if evidence is None or self.hang is not None:
+            return False
+        self.hang = evidence.hang
+        if self.options.keep_going:
+            self.notes.append("a proven deadlock was reported; --keep-going let it run on")
+            if self.options.on_report is not None:
+                self.options.on_report(self.partial(evidence, None))
+            return False
+        return True
+
+    def _examine_if_stalled(self, why: str, at_least: float = 1.0) -> None:
+        """Before a timeout or a signal ends the tree: what it waits on, if it is stalled."""
+        pids, cpu = self._tree()
+        self.hangs.observe(self.now_s(), pids, cpu)
+        quiet = self.hangs.progress.quiet_for(self.now_s())
+        if pids and quiet >= at_least:
+            self.hang = self.hangs.examine(pids, self.now_s(), quiet, why)
+
+    def _report_stall(self, evidence: Evidence) -> None:
+        self.notes.append(
+            f"no progress for {self.options.hang_after:g} s at {self.now_s():.1f} s: reported "
+            "while the program ran on"
+        )
+        assert self.options.on_report is not None
+        self.options.on_report(self.partial(evidence, None))
+
+    def evidence_now(self, hang: HangSnapshot | None) -> Evidence:
+        """The evidence of the run so far (the program still runs), with `hang`."""
+        return self.build(hang=hang, main_status=None, main_ended_s=None, ended=set(), alive=[])
+
+    def _report_before_stop(self, stopped: str) -> None:
+        """The report of a tree mpdoctor is about to end, printed first: CI may kill mpdoctor
+        during the tear-down, and what the tree waited on is the point."""
+        if self.options.on_report is None or stopped == "stopped-respawn-loop":
+            return
+        if self.hang is not None:
+            self.hang.ended = True
+        if stopped == "timeout":
+            self.notes.append(f"stopped after the {self.options.timeout:g} s timeout")
+        evidence = self.evidence_now(self.hang)
+        if stopped == "timeout":
+            self.notes.pop()  # result() adds it for the final evidence
+        try:
+            self.options.on_report(self.partial(evidence, self.outcome(stopped)))
+            self.reported_stop = True
+        except Exception as exc:  # the tear-down must happen whatever the report does
+            sys.stderr.write(f"mpdoctor: internal error while reporting: {exc}\n")
 
     def _interrupted(self) -> bool:
         """A SIGINT reached the tree (Ctrl-C): workers dying of it are the user's doing, not a
@@ -340,42 +434,25 @@ class _Monitor:
         self, stopped: str | None, alive_after: list[ProcessKey], ended: set[ProcessKey]
     ) -> RunResult:
         from mpdoctor.collect.events import read_events
-        from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence, decode_status
 
         target: Reaped | None = self.reaper.target
-        duration = time.time() - self.t0
-        streams = read_events(self.session.events_dir)
         if self.options.start_method:
+            streams = read_events(self.session.events_dir)
             self.notes.extend(_explicit_methods(streams, self.options.start_method))
-        evidence = build_evidence(
-            BuildInputs(
-                t0=self.t0,
-                streams=streams,
-                samples=self.sampler.processes(),
-                main_key=self.main_key or _key_of_pid(self.sampler, self.pid),
-                main_status=target.status if target else None,
-                main_ended_s=(target.t - self.t0) if target else None,
-                main_max_rss_bytes=target.max_rss_bytes if target else None,
-                duration_s=duration,
-                alive_after_main=alive_after,
-                ended_by_mpdoctor=ended,
-                notes=self.notes,
-                clock_skew=self.clock_skew,
-                respawn_stopped_parent=self.looping_parent,
-            )
-        )
         if stopped == "timeout":
             self.notes.append(f"stopped after the {self.options.timeout:g} s timeout")
-        if stopped is not None:
-            outcome = Outcome(stopped, EXIT_STOPPED, None, "mpdoctor", round(duration, 3))
-        elif target is not None:
-            code, sig = decode_status(target.status)
-            status = "signaled" if sig is not None else "exited"
-            outcome = Outcome(status, code, sig, "target", round(duration, 3))
-        else:  # unreachable in practice: the loop only ends with the target reaped
-            outcome = Outcome("interrupted", None, None, "mpdoctor", round(duration, 3))
-        main_stream = next((s for s in streams if s.pid == self.pid), None)
-        evidence.notes = list(self.notes)
+        if self.hang is not None:
+            self.hang.ended = True
+        evidence = self.build(
+            hang=self.hang,
+            main_status=target.status if target else None,
+            main_ended_s=(target.t - self.t0) if target else None,
+            ended=ended,
+            alive=alive_after,
+            max_rss=target.max_rss_bytes if target else None,
+        )
+        outcome = self.outcome(stopped)
+        main_stream = self._streams_seen[-1] if self._streams_seen else None
         return RunResult(
             evidence=evidence,
             outcome=outcome,
@@ -387,8 +464,74 @@ class _Monitor:
             notes=list(self.notes),
             signals=list(self.signals),
             samples_taken=self.sampler.samples_taken,
+            reported=self.reported_stop,
             _gate=self.gate,
         )
+
+    def partial(self, evidence: Evidence, outcome: Outcome | None) -> RunResult:
+        """A report of the run so far (outcome "running" while the program goes on)."""
+        main_stream = self._streams_seen[-1] if self._streams_seen else None
+        return RunResult(
+            evidence=evidence,
+            outcome=outcome or Outcome("running", None, None, "target", self.now_s()),
+            command=self.command,
+            interpreter=self.interpreter,
+            interpreter_exe=_start_field(main_stream, "exe"),
+            python_version=_start_field(main_stream, "py"),
+            start_method=_start_method(main_stream, self.options.start_method),
+            notes=list(self.notes),
+            signals=list(self.signals),
+        )
+
+    def outcome(self, stopped: str | None) -> Outcome:
+        from mpdoctor.collect.evidence_builder import decode_status
+
+        target: Reaped | None = self.reaper.target
+        duration = round(time.time() - self.t0, 3)
+        if stopped is not None:
+            return Outcome(stopped, EXIT_STOPPED, None, "mpdoctor", duration)
+        if target is not None:
+            code, sig = decode_status(target.status)
+            status = "signaled" if sig is not None else "exited"
+            return Outcome(status, code, sig, "target", duration)
+        # unreachable in practice: the loop only ends with the target reaped
+        return Outcome("interrupted", None, None, "mpdoctor", duration)
+
+    def build(
+        self,
+        *,
+        hang: HangSnapshot | None,
+        main_status: int | None,
+        main_ended_s: float | None,
+        ended: set[ProcessKey],
+        alive: list[ProcessKey],
+        max_rss: int | None = None,
+    ) -> Evidence:
+        from mpdoctor.collect.events import read_events
+        from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence
+
+        streams = read_events(self.session.events_dir)
+        self._streams_seen = [s for s in streams if s.pid == self.pid]
+        evidence = build_evidence(
+            BuildInputs(
+                t0=self.t0,
+                streams=streams,
+                samples=self.sampler.processes(),
+                main_key=self.main_key or _key_of_pid(self.sampler, self.pid),
+                main_status=main_status,
+                main_ended_s=main_ended_s,
+                main_max_rss_bytes=max_rss,
+                duration_s=time.time() - self.t0,
+                alive_after_main=alive,
+                ended_by_mpdoctor=ended,
+                notes=self.notes,
+                clock_skew=self.clock_skew,
+                respawn_stopped_parent=self.looping_parent,
+                hang=hang,
+            )
+        )
+        evidence.notes = list(self.notes)
+        return evidence
 
 
 def _wait_plainly(pid: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,13 @@ MP_LOG_VAR = "MPDOCTOR_MP_LOG"
 START_METHOD_VAR = "MPDOCTOR_START_METHOD"
 METHODS_VAR = "MPDOCTOR_START_METHODS"
 MP_LOG_LEVELS = ("off", "warning", "info", "debug", "subdebug")
+# The signal on which every probed process dumps its threads' stacks (faulthandler); 0: off.
+STACK_SIGNAL_VAR = "MPDOCTOR_STACK_SIGNAL"
+# A real-time signal nothing else uses by convention (glibc keeps the first two for itself);
+# SIGUSR2 where the platform has none.
+DEFAULT_STACK_SIGNAL = (
+    signal.SIGRTMIN + 8 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
+)  # fmt: skip
 
 PROBE_ROOT = Path(__file__).resolve().parent.parent / "_probe_root"
 
@@ -30,6 +38,11 @@ class Session:
         return self.path / "events"
 
     @property
+    def stacks_dir(self) -> Path:
+        """`<pid>-<ticks>`: what faulthandler wrote in that process on the stack signal."""
+        return self.path / "stacks"
+
+    @property
     def alerts_dir(self) -> Path:
         """Empty files `<ppid>-<pid>` the probe creates when a child dies before doing any
         work (main module failing in a spawn child, pool initializer failing)."""
@@ -40,12 +53,13 @@ class Session:
 
 
 def create_session(parent: str | None = None) -> Session:
-    """A fresh directory only this user can read (mkdtemp makes it 0700), with `events/` and
-    `alerts/`."""
+    """A fresh directory only this user can read (mkdtemp makes it 0700), with `events/`,
+    `alerts/` and `stacks/`."""
     path = Path(tempfile.mkdtemp(prefix="mpdoctor-", dir=parent or session_parent()))
     os.chmod(path, 0o700)
     (path / "events").mkdir(mode=0o700)
     (path / "alerts").mkdir(mode=0o700)
+    (path / "stacks").mkdir(mode=0o700)
     return Session(path)
 
 
@@ -95,6 +109,7 @@ def target_env(
     base: Mapping[str, str] | None = None,
     start_method: str | None = None,
     only_methods: Sequence[str] | None = None,
+    stack_signal: int = DEFAULT_STACK_SIGNAL,
 ) -> dict[str, str]:
     """The target's environment: the user's, plus the probe on PYTHONPATH and the session vars."""
     if mp_log not in MP_LOG_LEVELS:
@@ -105,6 +120,7 @@ def target_env(
     env["PYTHONPATH"] = str(PROBE_ROOT) + (os.pathsep + user_path if user_path else "")
     env[SESSION_VAR] = str(session.path)
     env[MP_LOG_VAR] = mp_log
+    env[STACK_SIGNAL_VAR] = str(int(stack_signal))
     for name in (START_METHOD_VAR, METHODS_VAR):
         env.pop(name, None)  # never inherited from an outer mpdoctor run
     if start_method:

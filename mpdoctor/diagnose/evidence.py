@@ -127,7 +127,17 @@ class ProcessEvidence:
     # Who sent it a signal, from the sender's probe (os.kill audit): see KillEvidence.
     kills: list[KillEvidence] = field(default_factory=list)
     alive_after_main: bool = False  # still alive when the main process had exited + grace
+    threads_at_fork: int | None = None  # forked: threads its parent had (native ones included)
+    fork_threads: list[ForkThreadInfo] = field(default_factory=list)  # the others, at fork
     ended_by_mpdoctor: bool = False  # mpdoctor ended it while tearing the tree down
+
+
+@dataclass
+class ForkThreadInfo:
+    """A thread (not multiprocessing's) that ran in the parent when it forked this process."""
+
+    name: str | None
+    frames: list[Frame] = field(default_factory=list)  # innermost first, at the fork
 
 
 @dataclass
@@ -217,12 +227,34 @@ class PipeState:
 
 
 @dataclass
+class ThreadStack:
+    """One thread's Python stack, dumped by faulthandler on the stack signal."""
+
+    ident: int  # threading.get_ident()
+    tid: int | None  # native id (/proc/PID/task/TID), from the probe's thread records
+    name: str | None  # MainThread, QueueFeederThread, Thread-3 (_handle_results)...
+    current: bool = False  # the thread that ran the signal handler
+    frames: list[Frame] = field(default_factory=list)  # innermost first
+
+
+@dataclass
 class HangSnapshot:
-    """What every thread of a stalled tree waited on, and who held each pipe."""
+    """What every thread of a stalled tree waited on, who held each pipe, and the stacks."""
 
     t_s: float
     threads: dict[int, list[ThreadState]] = field(default_factory=dict)  # pid -> threads
     pipes: list[PipeState] = field(default_factory=list)
+    stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)  # pid -> threads
+    stacks_skipped: dict[int, str] = field(default_factory=dict)  # pid -> why no stack
+    quiet_s: float = 0.0  # how long the tree had made no progress
+    # why it was taken: hang-after | timeout | deadlock (a proven wait held steady)
+    reason: str = "hang-after"
+    ended: bool = False  # the hang lasted until the end of the run (stopped, timeout, Ctrl-C)
+    # (file, line) -> source text, around the program's innermost frame of each stack
+    sources: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def stack_of(self, pid: int, tid: int) -> ThreadStack | None:
+        return next((s for s in self.stacks.get(pid, []) if s.tid == tid), None)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from mpdoctor.render.formatting import (
     lifetime,
     outcome_text,
 )
+from mpdoctor.render.stacks import threads_block
 from mpdoctor.render.terminal import ColorChoice, make_console
 
 __all__ = ["ColorChoice", "make_console", "render_report"]
@@ -55,6 +56,9 @@ def render_report(report: Report, console: Console, *, paths_under: str | None =
     blocks.append(_header(report))
     if report.processes:
         blocks += [Text(), _process_tree(report.processes, report.findings, platform)]
+    threads = threads_block(report.processes, paths_under)
+    if threads is not None:
+        blocks += [Text(), threads]
     blocks.append(Text())
     blocks += findings_blocks(report.findings, paths_under)
     blocks.append(Rule(Text("mpdoctor", style="bold"), style="dim"))

@@ -69,6 +69,8 @@ def outcome_text(outcome: Outcome, platform: str) -> str:
         return f"interrupted{after}"
     if status == "not-started":
         return "not started"
+    if status == "running":
+        return f"still running at {seconds(outcome.duration_s)} (reported while it runs)"
     return f"{status}{after}"
 
 

@@ -112,6 +112,11 @@ def test_every_rule_has_id_hint_and_docs() -> None:
             "start-method-conflict",
             "manager-gone",
             "respawn-loop",
+            "join-deadlock",
+            "orphaned-wait",
+            "pool-terminated",
+            "fork-with-threads",
+            "no-progress",
         ]
     )
     for rule in ALL_RULES:

@@ -11,12 +11,17 @@ whole probe is allowed 1 ms): the event log and three cheap entry points.
   single os.write to an O_APPEND descriptor, so a SIGKILL never leaves half an event. JSON is
   encoded by hand: importing `json` pulls in `re`, which alone costs more than the budget.
 * Fork hook: a forked child closes the parent's descriptor and opens its own file.
+* Stacks on demand: faulthandler dumps every thread's stack into `SESSION/stacks/<pid>-<ticks>`
+  when the monitor sends the stack signal (MPDOCTOR_STACK_SIGNAL); a forked child registers its
+  own file with its first event, and the monitor never signals a process before that.
 * Audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
   `_audit`.
 * sys.meta_path finder: one set lookup per import; the few watched standard-library modules go
   to `_mp`, which runs the multiprocessing hooks once they are executed.
 """
 
+import _signal
+import _thread
 import os
 import sys
 import time
@@ -41,6 +46,9 @@ _ident = None  # (st_dev, st_ino) of our file: never write into a descriptor the
 _dir = None
 _threads_at_fork = None  # threads alive in the parent when it forked (read by the child)
 _fork_parent = None  # in a forked child not registered yet: the parent's pid
+_stack_fd = -1  # faulthandler's file for the stack signal
+_stack_ident = None
+_stack_signal = 0
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -164,6 +172,7 @@ def _open(forked: bool) -> bool:
     fd = os.open(os.path.join(_dir, "%d-%s.jsonl" % (pid, tag)), _FLAGS, 0o600)
     st = os.fstat(fd)
     _fd, _ident, on = fd, (st.st_dev, st.st_ino), True
+    stacks = _arm_stacks(tag)
     fields = {
         "ppid": ppid,
         "ticks": ticks,
@@ -171,11 +180,59 @@ def _open(forked: bool) -> bool:
         "exe": sys.executable,
         "py": "%d.%d.%d" % sys.version_info[:3],
         "forked": forked,
+        "ident": _thread.get_ident(),
+        "tid": getattr(_thread, "get_native_id", os.getpid)(),
+        "stacks": stacks,
     }
     if forked:
         fields["threads"] = _threads_at_fork
     emit("start", fields)
     return on
+
+
+def _arm_stacks(tag: str):
+    """Register faulthandler for the stack signal, writing to this process's own file.
+
+    Returns {"fd", "signal"} for the `start` event (the monitor checks that the descriptor
+    still points at our file before it signals), or None when stacks are off. A forked child
+    replaces the registration it inherited, which wrote into its parent's file."""
+    global _stack_fd, _stack_ident, _stack_signal
+    old, _stack_fd = _stack_fd, -1
+    if old >= 0 and _same_file(old, _stack_ident):
+        os.close(old)
+    try:
+        signum = int(os.environ.get("MPDOCTOR_STACK_SIGNAL") or 0)
+    except ValueError:
+        signum = 0
+    if signum <= 0:
+        return None
+    path = os.path.join(os.path.dirname(_dir), "stacks", "%d-%s" % (pid, tag))
+    fd = os.open(path, _FLAGS, 0o600)
+    import faulthandler
+
+    faulthandler.register(signum, file=fd, all_threads=True, chain=False)
+    st = os.fstat(fd)
+    _stack_fd, _stack_ident, _stack_signal = fd, (st.st_dev, st.st_ino), signum
+    return {"fd": fd, "signal": signum}
+
+
+def _stack_signal_taken() -> bool:
+    """The program installed its own Python handler for the stack signal: the monitor must
+    not send it any more (it would run the program's handler). Checked at each event."""
+    global _stack_fd
+    handler = _signal.getsignal(_stack_signal)
+    if handler is None or type(handler) is int:  # still ours (or SIG_DFL/IGN: SigCgt tells)
+        return False
+    _stack_fd = -1
+    return True
+
+
+def _same_file(fd: int, ident) -> bool:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == ident
 
 
 def emit(kind: str, fields: dict) -> None:
@@ -185,6 +242,8 @@ def emit(kind: str, fields: dict) -> None:
     if _fork_parent is not None and not _register_forked():
         return
     try:
+        if _stack_fd >= 0 and _stack_signal_taken():
+            emit("stacks-off", {"signal": _stack_signal})
         event = {"e": kind, "t": time.time(), "pid": pid}
         event.update(fields)
         # backslashreplace turns a lone surrogate (undecodable argv, path) into a JSON \\udcXX.
@@ -220,15 +279,35 @@ def disable() -> None:
 
 
 def _before_fork() -> None:
-    """os.register_at_fork(before=...): count threads, for the child's `start` event."""
+    """os.register_at_fork(before=...): count threads, for the child's `start` event, and
+    record the other threads' stacks when some are not multiprocessing's (`_forks`)."""
     global _threads_at_fork
     threading = sys.modules.get("threading")
     try:
-        _threads_at_fork = (
+        python_threads = (
             len(threading._active) + len(threading._limbo) if threading is not None else 1
         )
+        # /proc counts native threads too (BLAS, OpenMP): they can hold locks as well
+        _threads_at_fork = max(python_threads, _native_threads() or 0)
+        if _threads_at_fork > 1 and on and threading is not None:
+            from . import _forks
+
+            _forks.record(threading, _threads_at_fork)
     except Exception:
         _threads_at_fork = None
+
+
+def _native_threads():
+    """Field 20 of /proc/self/stat (None off Linux)."""
+    try:
+        fd = os.open("/proc/self/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return int(data[data.rindex(b")") + 2 :].split()[17])
 
 
 def _after_fork_child() -> None:

@@ -142,6 +142,7 @@ def on_import(name: str, module) -> None:
         module.register_after_fork(_TOKEN, _bootstrapped)
         # util has just imported atexit and registered its exit function: ours runs before it
         sys.modules["atexit"].register(_at_exit)
+        _name_threads(sys.modules["threading"])
         if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
             from . import _mplog
 
@@ -163,6 +164,37 @@ def on_import(name: str, module) -> None:
             _record_resources(module)
     elif name == "traceback":
         _patch_print_exc(module)
+
+
+def _name_threads(threading) -> None:
+    """`thread` events (ident, native id, name): faulthandler's dumps name threads only by
+    ident. Recorded as each thread starts (`_set_native_id` runs in `_bootstrap_inner` before
+    `run()`, so no frame of ours is ever in a traceback) and once for those already running.
+    A forked child's own thread is in its `start` event: nothing is written at fork time."""
+    thread_class = threading.Thread
+    set_native_id = getattr(thread_class, "_set_native_id", None)
+    if set_native_id is None or getattr(set_native_id, "_mpdoctor", False):
+        return
+
+    def _set_native_id(self):
+        set_native_id(self)
+        # not in a forked child's after-fork hooks: it writes nothing before it registers
+        if probe.on and probe._fork_parent is None and os.getpid() == probe.pid:
+            _thread_event(self)
+
+    _set_native_id._mpdoctor = True
+    thread_class._set_native_id = _set_native_id
+    for thread in list(threading._active.values()):
+        _thread_event(thread)
+
+
+def _thread_event(thread) -> None:
+    try:
+        ident, tid = thread._ident, getattr(thread, "_native_id", None)
+        if ident is not None and tid is not None:
+            probe.emit("thread", {"ident": ident, "tid": tid, "name": thread._name})
+    except Exception:
+        probe.disable()
 
 
 def _at_exit() -> None:

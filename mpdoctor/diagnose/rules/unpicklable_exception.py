@@ -41,6 +41,16 @@ def check(evidence: Evidence) -> list[Finding]:
     return [_finding(name, group, evidence) for name, group in groups.items()]
 
 
+def _waiting_owner(evidence: Evidence):
+    """A pool owner's thread waiting for results after its result handler died (hang snapshot)."""
+    if evidence.hang is None:
+        return None
+    from mpdoctor.diagnose.hangs import proven_hangs
+
+    waits = proven_hangs(evidence).pools
+    return next((w.waiter for w in waits if w.kind == "no-result-handler"), None)
+
+
 def _finding(name: str, group: list[PicklingEvidence], evidence: Evidence) -> Finding:
     first = group[0]
     raised = first.raised
@@ -58,6 +68,15 @@ def _finding(name: str, group: list[PicklingEvidence], evidence: Evidence) -> Fi
         f"{why}. {effect}."
     )
     locations = []
+    stuck = _waiting_owner(evidence)
+    if stuck is not None:
+        where_ = stuck.user_frame
+        message += (
+            f" pid {stuck.pid} waits{f' at {where_.file}:{where_.line}' if where_ else ''} "
+            "for a result of that pool; its result handler thread is gone."
+        )
+        if where_ is not None:
+            locations.append(Location("blocked", where_.file, where_.line, stuck.pid))
     if raised is not None:
         at = raised.init_at or raised.defined
         if at is not None and at.line is not None:

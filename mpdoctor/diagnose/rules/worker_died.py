@@ -122,6 +122,15 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     killed = kill_location(first, death)
     if killed is not None:
         locations.append(killed)
+    stuck = _lost_task_wait(pool, evidence)
+    if stuck is not None:
+        at = stuck.user_frame
+        message += (
+            f" It did: pid {stuck.pid} waits{f' at {where(at)}' if at else ''} for a result "
+            "that will never come, while the other workers wait for work."
+        )
+        if at is not None:
+            locations.append(location("blocked", at, stuck.pid))
     short = short_label(first)
     subject = short if len(deaths) == 1 else plural(len(deaths), f"{kind} worker")
     known = pool is not None
@@ -135,6 +144,22 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
         locations=locations,
         evidence=lines,
         hint=HINT,
+    )
+
+
+def _lost_task_wait(pool: PoolEvidence | None, evidence: Evidence):
+    """The owner's thread that waits forever for the dead worker's task (hang snapshot)."""
+    if pool is None or evidence.hang is None:
+        return None
+    from mpdoctor.diagnose.hangs import proven_hangs
+
+    return next(
+        (
+            w.waiter
+            for w in proven_hangs(evidence).pools
+            if w.kind == "lost-task" and w.pool.pool_id == pool.pool_id
+        ),
+        None,
     )
 
 

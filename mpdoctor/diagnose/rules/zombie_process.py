@@ -39,8 +39,16 @@ def check(evidence: Evidence) -> list[Finding]:
         parent = parent_of(proc, evidence)
         if parent is None:
             continue  # the monitor itself reaps the main process and reparented orphans
+        if _parent_stuck(parent, evidence):
+            continue  # it would reap the child once unblocked: the hang is the finding
         findings.append(_finding(proc, parent, evidence))
     return findings
+
+
+def _parent_stuck(parent: ProcessEvidence, evidence: Evidence) -> bool:
+    """The parent was stalled (hang snapshot) until the end of the run."""
+    hang = evidence.hang
+    return hang is not None and hang.ended and parent.key.pid in hang.threads
 
 
 def _zombie_for(proc: ProcessEvidence) -> float:

@@ -1,0 +1,237 @@
+"""Every thread's Python stack in every probed process, on demand, through faulthandler.
+
+The probe registers faulthandler for the stack signal in each process, writing into
+`SESSION/stacks/<pid>-<ticks>` (its `start` event names the descriptor and the signal). To take
+stacks the monitor signals every eligible process at once, then reads what each appended: a dump
+is complete when its file has grown and then stayed the same for SETTLE_S (faulthandler writes
+it in one go from the signal handler), or when the budget runs out.
+
+A process is signalled only when all of these hold, checked just before the signal:
+* it registered (its `start` event) and it is the same process (pid and start ticks);
+* its descriptor still points at its stacks file (an exec closed it: O_CLOEXEC, and the program
+  cannot have reused the number for something else);
+* the signal is still caught (SigCgt), and the probe has not seen the program install its own
+  handler for it (`stacks-off`).
+Anything else is left alone: a default action for a real-time signal is to terminate.
+
+Requests from `run` and `inspect` on the same session never interleave: each holds an exclusive
+lock on `SESSION/stacks/.lock` while it signals and reads.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mpdoctor.collect.events import ProcessEvents, StacksOffEvent, StartEvent, ThreadEvent
+from mpdoctor.collect.procfs import PROC, _read, start_ticks
+from mpdoctor.model import Frame
+
+BUDGET_S = 0.3  # a dump that has not settled by then is taken as it is
+# faulthandler writes a dump in one go from the signal handler (tens of microseconds): a file
+# that grew and then stayed the same for a millisecond is complete. A last look at every file
+# after all have settled catches a handler that was preempted half-way.
+SETTLE_S = 0.001
+POLL_S = 0.0005
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """What the probe registered in one process (from its `start` event)."""
+
+    pid: int
+    ticks: int | None
+    fd: int
+    signal: int
+    path: Path  # its stacks file
+
+
+@dataclass
+class ThreadStack:
+    ident: int
+    current: bool  # the thread that ran the signal handler
+    frames: list[Frame] = field(default_factory=list)  # innermost first, as faulthandler prints
+    truncated: bool = False
+
+
+@dataclass
+class StackResult:
+    stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)  # pid -> threads
+    skipped: dict[int, str] = field(default_factory=dict)  # pid -> why it was not signalled
+    elapsed_s: float = 0.0
+
+
+def take_stacks(
+    targets: list[StackTarget], lock_dir: Path, budget_s: float = BUDGET_S
+) -> StackResult:
+    """Signal every eligible target, wait for their dumps (at most `budget_s`), parse them."""
+    t0 = time.monotonic()
+    result = StackResult()
+    with _session_lock(lock_dir):
+        pending: dict[int, tuple[StackTarget, int]] = {}
+        for target in targets:
+            why = refusal(target)
+            if why is not None:
+                result.skipped[target.pid] = why
+                continue
+            offset = _size(target.path)
+            try:
+                os.kill(target.pid, target.signal)
+            except OSError as exc:
+                result.skipped[target.pid] = f"could not signal it ({exc.strerror})"
+                continue
+            pending[target.pid] = (target, offset)
+        texts = _await_dumps(pending, t0 + budget_s)
+    for pid, text in texts.items():
+        threads = parse_dump(text)
+        if threads:
+            result.stacks[pid] = threads
+        else:
+            result.skipped[pid] = f"no dump within {budget_s * 1000:.0f} ms"
+    result.elapsed_s = time.monotonic() - t0
+    return result
+
+
+def refusal(target: StackTarget) -> str | None:
+    """Why `target` must not be signalled now, or None when it is safe to."""
+    if target.ticks is not None and start_ticks(target.pid) != target.ticks:
+        return "gone (or its pid was reused)"
+    try:
+        if os.readlink(f"{PROC}/{target.pid}/fd/{target.fd}") != str(target.path):
+            return "its stacks file is closed (exec, or the program closed the descriptor)"
+    except OSError:
+        return "its descriptors cannot be read"
+    if not signal_caught(target.pid, target.signal):
+        return f"signal {target.signal} is no longer caught"
+    return None
+
+
+def signal_caught(pid: int, signum: int) -> bool:
+    status = _read(f"{PROC}/{pid}/status", 8192) or b""
+    match = re.search(rb"^SigCgt:\s*([0-9a-fA-F]+)", status, re.MULTILINE)
+    return bool(match) and bool(int(match.group(1), 16) >> (signum - 1) & 1)
+
+
+def _await_dumps(pending: dict[int, tuple[StackTarget, int]], deadline: float) -> dict[int, str]:
+    sizes = {pid: offset for pid, (_target, offset) in pending.items()}
+    changed = {pid: 0.0 for pid in pending}  # when each file last grew (0: not yet)
+    done: set[int] = set()
+    while len(done) < len(pending):
+        now = time.monotonic()
+        for pid, (target, _offset) in pending.items():
+            if pid in done:
+                continue
+            size = _size(target.path)
+            if size != sizes[pid]:
+                sizes[pid], changed[pid] = size, now
+            elif changed[pid] and now - changed[pid] >= SETTLE_S:
+                done.add(pid)
+        if now >= deadline:
+            break
+        if len(done) == len(pending):  # the last look
+            grown = {pid for pid, (t, _o) in pending.items() if _size(t.path) != sizes[pid]}
+            for pid in grown:
+                sizes[pid], changed[pid] = _size(pending[pid][0].path), time.monotonic()
+            done -= grown
+        time.sleep(POLL_S)
+    return {pid: _read_from(target.path, offset) for pid, (target, offset) in pending.items()}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+class _session_lock:
+    """An exclusive flock on `<dir>/.lock` (released when the descriptor closes)."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+_THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-fA-F]+)")
+_FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+|\?+) in (?P<func>.*)$')
+
+
+def parse_dump(text: str) -> list[ThreadStack]:
+    """faulthandler's `all_threads` output: a header per thread, then its frames, innermost
+    first ("  ..." when it cut a deep stack)."""
+    threads: list[ThreadStack] = []
+    for line in text.splitlines():
+        header = _THREAD.match(line)
+        if header:
+            threads.append(ThreadStack(int(header.group(2), 16), header.group(1) != "Thread"))
+            continue
+        if not threads:
+            continue
+        frame = _FRAME.match(line)
+        if frame:
+            number = frame.group("line")
+            threads[-1].frames.append(
+                Frame(
+                    frame.group("file"), int(number) if number.isdigit() else 0, frame.group("func")
+                )
+            )
+        elif line.strip() == "...":
+            threads[-1].truncated = True
+    return threads
+
+
+def targets_from(
+    streams: list[ProcessEvents], stacks_dir: Path
+) -> tuple[list[StackTarget], dict[int, str]]:
+    """The processes whose probe armed the stack signal (per their latest `start`: an exec'd
+    Python registers again), and those that must not be signalled, with the reason."""
+    targets: list[StackTarget] = []
+    refused: dict[int, str] = {}
+    for stream in streams:
+        start = stream.last(StartEvent)
+        if start is None:
+            continue
+        if start.stack_fd is None or start.stack_signal is None:
+            refused[stream.pid] = "stacks are off in this process"
+            continue
+        off = stream.last(StacksOffEvent)
+        if off is not None and off.t >= start.t:
+            refused[stream.pid] = f"the program handles signal {start.stack_signal} itself"
+            continue
+        path = stacks_dir / stream.path.name.removesuffix(".jsonl")
+        targets.append(
+            StackTarget(stream.pid, stream.ticks, start.stack_fd, start.stack_signal, path)
+        )
+    return targets, refused
+
+
+def thread_names(stream: ProcessEvents) -> dict[int, tuple[int, str | None]]:
+    """ident -> (native id, name) of the threads the probe saw in one process."""
+    names: dict[int, tuple[int, str | None]] = {}
+    for event in stream.events:
+        if isinstance(event, StartEvent) and event.ident is not None and event.tid is not None:
+            name = "MainThread" if event.tid == stream.pid else None
+            names.setdefault(event.ident, (event.tid, name))
+        elif isinstance(event, ThreadEvent):
+            names[event.ident] = (event.tid, event.name)
+    return names

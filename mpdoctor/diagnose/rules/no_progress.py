@@ -1,0 +1,58 @@
+"""no-progress: nothing in the tree progressed for --hang-after seconds, and no rule proved why.
+
+Reported with what every process and thread waits on and where, so the cause can be read off
+(a sleep, a timed wait on something slow, a read from a service). Never an error: a busy or
+deliberately sleeping program is not deadlocked.
+"""
+
+from __future__ import annotations
+
+from mpdoctor.diagnose.evidence import Evidence
+from mpdoctor.diagnose.hangs import proven_hangs
+from mpdoctor.diagnose.waiting import process_lines
+from mpdoctor.model import Finding, Hint
+
+RULE_ID = "no-progress"
+
+HINT = Hint(
+    fix=(
+        "Read the waits below: the thread waiting on something that will never come is the "
+        "bug. Give every get(), join() and result() a timeout, and check exit codes."
+    ),
+    why="No process used CPU, started, ended or wrote an event for the whole period.",
+    docs="https://docs.python.org/3/library/multiprocessing.html#programming-guidelines",
+)
+
+MIN_QUIET_S = 1.0
+
+# Rules that explain a stall themselves: no-progress stands down when one of them fired.
+EXPLAINED_BY = {"orphaned-wait"}
+
+
+def check(evidence: Evidence) -> list[Finding]:
+    snap = evidence.hang
+    if snap is None or snap.reason == "deadlock" or snap.quiet_s < MIN_QUIET_S:
+        return []  # a busy tree stopped by the timeout keeps its stacks, not this finding
+    if proven_hangs(evidence):
+        return []
+    from mpdoctor.diagnose.rules import orphaned_wait
+
+    if orphaned_wait.check(evidence):
+        return []
+    pids = sorted(snap.threads)
+    return [
+        Finding(
+            id=RULE_ID,
+            severity="warning",
+            certainty="suspected",
+            title=f"no progress for {snap.quiet_s:.0f} s",
+            message=(
+                f"No process of the tree used CPU, started, ended or wrote an event for "
+                f"{snap.quiet_s:.1f} s, and no cause could be proven. What each thread waits on:"
+            ),
+            pids=pids,
+            locations=[],
+            evidence=process_lines(snap, evidence, pids),
+            hint=HINT,
+        )
+    ]
