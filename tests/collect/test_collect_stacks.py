@@ -1,0 +1,213 @@
+"""Stacks on demand (collect/stacks.py) from real probed processes: every thread named, taken in
+milliseconds, and never a signal to a process that cannot take it safely."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mpdoctor.collect.events import read_events
+from mpdoctor.collect.session import DEFAULT_STACK_SIGNAL, create_session, target_env
+from mpdoctor.collect.stacks import (
+    BUDGET_S,
+    StackTarget,
+    parse_dump,
+    refusal,
+    take_stacks,
+    targets_from,
+    thread_names,
+)
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc"),
+]
+
+PYTHONS = {
+    "3.8": Path("/root/.pyenv/versions/3.8.18/bin/python"),
+    "3.11": Path(sys.executable),
+    "3.13": Path("/root/.pyenv/versions/3.13.0/bin/python"),
+}
+
+TREE = """
+import multiprocessing as mp, sys, threading, time
+
+def child(ready):
+    ready.set()
+    time.sleep(60)
+
+def spinner():
+    time.sleep(60)
+
+if __name__ == "__main__":
+    ready = mp.get_context("fork").Event()
+    p = mp.get_context("fork").Process(target=child, args=(ready,), name="Sleeper")
+    p.start()
+    threading.Thread(target=spinner, name="Spinner").start()
+    ready.wait()
+    print(p.pid, flush=True)
+    p.join()
+"""
+
+
+class Tree:
+    """A probed program started outside mpdoctor's runner, in its own session."""
+
+    def __init__(self, tmp_path: Path, code: str, python: Path = Path(sys.executable), **env):
+        self.session = create_session(str(tmp_path))
+        script = tmp_path / "tree.py"
+        script.write_text(code)
+        environ = target_env(self.session, "off")
+        environ.update(env)
+        self.proc = subprocess.Popen(
+            [str(python), str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environ,
+            start_new_session=True,
+        )
+
+    def line(self) -> str:
+        return self.proc.stdout.readline().decode().strip()
+
+    def targets(self):
+        return targets_from(read_events(self.session.events_dir), self.session.stacks_dir)
+
+    def wait_registered(self, count: int):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            targets, refused = self.targets()
+            if len(targets) + len(refused) >= count:
+                return targets, refused
+            time.sleep(0.02)
+        raise AssertionError(f"only {self.targets()} registered")
+
+    def end(self) -> bytes:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _out, err = self.proc.communicate(timeout=10)
+        self.session.cleanup()
+        return err
+
+
+@pytest.mark.parametrize("version", sorted(PYTHONS))
+def test_every_thread_of_every_process_with_names(tmp_path, version) -> None:
+    python = PYTHONS[version]
+    if not python.exists():
+        pytest.skip(f"no Python {version}")
+    tree = Tree(tmp_path, TREE, python)
+    try:
+        child = int(tree.line())
+        targets, refused = tree.wait_registered(2)
+        assert refused == {}
+        result = take_stacks(targets, tree.session.stacks_dir)
+        assert result.skipped == {} and set(result.stacks) == {tree.proc.pid, child}
+        assert result.elapsed_s < BUDGET_S
+        streams = {s.pid: s for s in read_events(tree.session.events_dir)}
+        named = {}
+        for pid, threads in result.stacks.items():
+            names = thread_names(streams[pid])
+            for thread in threads:
+                tid, name = names[thread.ident]
+                named[(pid, name)] = [f.function for f in thread.frames]
+                assert tid is not None
+        assert named[(tree.proc.pid, "MainThread")][:3] == ["poll", "wait", "join"]
+        assert named[(tree.proc.pid, "Spinner")][0] == "spinner"
+        assert named[(child, "MainThread")][0] == "child"  # a fork child's own main thread
+        assert (child, "Spinner") not in named  # fork copies only the forking thread
+    finally:
+        err = tree.end()
+    assert err == b""  # the dump goes to the session's file, never to the program's stderr
+
+
+def test_a_program_that_handles_the_signal_itself_is_never_sent_it(tmp_path) -> None:
+    code = f"""
+import multiprocessing, signal, sys, time
+hits = []
+signal.signal({int(DEFAULT_STACK_SIGNAL)}, lambda *a: hits.append(1))
+import multiprocessing.pool  # an event after the take-over: the probe notices it
+print("ready", flush=True)
+for _ in range(600):
+    time.sleep(0.1)
+    if hits:
+        print("handler ran", flush=True)
+"""
+    tree = Tree(tmp_path, code)
+    try:
+        assert tree.line() == "ready"
+        targets, refused = tree.wait_registered(1)
+        assert targets == [] and "handles signal" in refused[tree.proc.pid]
+    finally:
+        tree.end()
+
+
+def test_ignored_or_closed_or_gone_is_refused(tmp_path) -> None:
+    code = """
+import multiprocessing, os, signal, sys, time
+print("ready", flush=True)
+time.sleep(60)
+"""
+    tree = Tree(tmp_path, code)
+    try:
+        assert tree.line() == "ready"
+        [target], _ = tree.wait_registered(1)
+        assert refusal(target) is None
+        wrong_fd = StackTarget(target.pid, target.ticks, 0, target.signal, target.path)
+        assert "closed" in refusal(wrong_fd)
+        uncaught = StackTarget(target.pid, target.ticks, target.fd, signal.SIGUSR1, target.path)
+        assert "no longer caught" in refusal(uncaught)
+        ticks = (target.ticks or 0) + 1
+        reused = StackTarget(target.pid, ticks, target.fd, target.signal, target.path)
+        assert "gone" in refusal(reused)
+        result = take_stacks([uncaught, wrong_fd], tree.session.stacks_dir)
+        assert result.stacks == {} and set(result.skipped) == {target.pid}
+        assert tree.proc.poll() is None  # never sent a signal it would have died of
+    finally:
+        tree.end()
+
+
+def test_stacks_off_arms_nothing(tmp_path) -> None:
+    code = 'import multiprocessing, time\nprint("ready", flush=True)\ntime.sleep(60)\n'
+    tree = Tree(tmp_path, code, MPDOCTOR_STACK_SIGNAL="0")
+    try:
+        assert tree.line() == "ready"
+        targets, refused = tree.wait_registered(1)
+        assert targets == [] and refused == {tree.proc.pid: "stacks are off in this process"}
+        status = Path(f"/proc/{tree.proc.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("SigCgt"))
+        caught = int(line.split()[1], 16)
+        assert not caught >> (int(DEFAULT_STACK_SIGNAL) - 1) & 1
+    finally:
+        tree.end()
+
+
+DUMP = """\
+Thread 0x00007f0000000002 (most recent call first):
+  File "/usr/lib/python3.11/threading.py", line 320 in wait
+  File "/app/x.py", line 7 in drain
+
+Current thread 0x00007f0000000001 (most recent call first):
+  File "/app/x.py", line 12 in <module>
+"""
+
+
+def test_parse_dump() -> None:
+    first, second = parse_dump(DUMP)
+    assert (first.ident, first.current, second.current) == (0x7F0000000002, False, True)
+    assert [(f.function, f.line) for f in first.frames] == [("wait", 320), ("drain", 7)]
+    assert second.frames[0].file == "/app/x.py"
+
+
+def test_parse_dump_of_a_cut_stack_and_garbage() -> None:
+    text = DUMP + "  ...\n" + "garbage\n"
+    *_, last = parse_dump(text)
+    assert last.truncated
+    assert parse_dump("") == [] and parse_dump("no header\n") == []
