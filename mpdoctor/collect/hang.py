@@ -15,11 +15,12 @@ from mpdoctor.collect.waits import read_threads
 from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
 
 
-def snapshot(pids: list[int], t_s: float = 0.0) -> HangSnapshot:
-    """Threads of `pids` and the pipes they hold (a pid that is gone is left out)."""
+def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnapshot:
+    """Threads of `pids` and (`pipes`) the pipes they hold (a pid that is gone is left out).
+    Without pipes it is the monitor's cheap look: a few small reads per thread."""
     threads: dict[int, list[ThreadState]] = {}
     for pid in pids:
-        waits = read_threads(pid)
+        waits = read_threads(pid, wchan=pipes)
         if waits:
             threads[pid] = [
                 ThreadState(
@@ -35,8 +36,15 @@ def snapshot(pids: list[int], t_s: float = 0.0) -> HangSnapshot:
                 )
                 for w in waits
             ]
+    snap = HangSnapshot(t_s=t_s, threads=threads)
+    if pipes:
+        snap.pipes = _pipes(list(threads))
+    return snap
+
+
+def _pipes(pids: list[int]) -> list[PipeState]:
     pipes = []
-    for (kind, inode), ends in holders(list(threads)).items():
+    for (kind, inode), ends in holders(pids).items():
         if kind != "pipe":
             continue
         reader = next((e for e in ends if e.mode == "r"), None)
@@ -48,7 +56,7 @@ def snapshot(pids: list[int], t_s: float = 0.0) -> HangSnapshot:
                 queued=bytes_queued(reader) if reader is not None else None,
             )
         )
-    return HangSnapshot(t_s=t_s, threads=threads, pipes=pipes)
+    return pipes
 
 
 def add_stacks(snap: HangSnapshot, session_path: Path) -> None:

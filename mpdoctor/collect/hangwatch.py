@@ -1,7 +1,7 @@
 """The monitor's hang detector: a proven deadlock as soon as it has held for about a second,
 and a stalled tree after --hang-after seconds.
 
-On each turn of the monitor's loop (every 0.5 s at most) it reads the tree's activity from the
+On each turn of the monitor's loop (every 0.25 s at most) it reads the tree's activity from the
 sampler (collect/progress.py). Once the tree has been quiet for QUIET_S it takes the /proc
 part of a snapshot (no signal, a few files per thread) and compares what the blocked threads
 wait on with the last turn's: when the same untimed waits have held for HOLD_S, it takes the
@@ -19,9 +19,8 @@ from mpdoctor.collect.progress import Activity, ProgressWatch, event_bytes
 from mpdoctor.diagnose.evidence import Evidence, HangSnapshot
 
 QUIET_S = 0.25  # quiet this long before looking at what the threads wait on
-HOLD_S = 0.75  # the same untimed waits this long before asking for a proof
-BUSY_TURN_S = 0.5  # the monitor's loop turns this often while the tree progresses
-QUIET_TURN_S = 0.25  # and this often while it is quiet
+HOLD_S = 0.6  # the same untimed waits this long before asking for a proof
+TURN_S = 0.25  # the monitor's loop turns at least this often
 
 
 class HangWatch:
@@ -44,10 +43,6 @@ class HangWatch:
         self.last: HangSnapshot | None = None  # the latest full snapshot (with stacks)
         self.stalls: list[tuple[float, float]] = []  # (start, length) of reported stalls
 
-    def turn_s(self, now_s: float) -> float:
-        """How long the monitor may wait before the next turn."""
-        return QUIET_TURN_S if self.progress.quiet_for(now_s) > 0 else BUSY_TURN_S
-
     def observe(self, now_s: float, pids: list[int], cpu_s: float) -> bool:
         """Feed one reading; True when the tree progressed."""
         activity = Activity(frozenset(pids), cpu_s, event_bytes(self.session_path / "events"))
@@ -66,7 +61,7 @@ class HangWatch:
         quiet = self.progress.quiet_for(now_s)
         if quiet < QUIET_S:
             return None
-        waits = untimed_waits(snapshot(pids, now_s))
+        waits = untimed_waits(snapshot(pids, now_s, pipes=False))
         if waits != self._waits:
             self._waits, self._waits_since = waits, now_s
         elif waits and waits != self._examined and now_s - self._waits_since >= HOLD_S:

@@ -2,13 +2,12 @@
 (Linux /proc; empty elsewhere).
 
 A pipe is `pipe:[inode]` in `/proc/PID/fd/N`; which end a descriptor is comes from the access
-mode in `/proc/PID/fdinfo/N` (a pipe's read end is O_RDONLY, its write end O_WRONLY). Every
+mode the kernel shows as the permission bits of that link (a pipe's read end is O_RDONLY, its
+write end O_WRONLY). Every
 holder counts: under fork a child also holds its queue's read end, so "no live process can ever
 write this" needs all of them. The bytes queued in a pipe are read with FIONREAD on a descriptor
 opened from the *read* end's /proc link (O_NONBLOCK, closed at once); a write end is never
 opened, so no reader or writer is ever added where the program would see it.
-
-Groundwork for the hang issue: nothing in `mpdoctor run` calls it yet.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import array
 import fcntl
 import os
+import stat
 import termios
 from dataclasses import dataclass
 
@@ -36,29 +36,36 @@ def ends_of(pid: int) -> list[End]:
     except OSError:
         return []
     ends = []
+    base = f"/proc/{pid}/fd/"
     for name in fds:
         try:
-            link = os.readlink(f"/proc/{pid}/fd/{name}")
+            link = os.readlink(base + name)
         except OSError:
             continue
-        for kind in ("pipe", "socket"):
-            if link.startswith(f"{kind}:["):
-                mode = _mode(pid, name)
-                if mode is not None:
-                    ends.append(End(pid, int(name), kind, int(link[len(kind) + 2 : -1]), mode))
+        kind = (
+            "pipe"
+            if link.startswith("pipe:[")
+            else "socket"
+            if link.startswith("socket:[")
+            else None
+        )
+        if kind is not None:
+            mode = _mode(pid, name)
+            if mode is not None:
+                ends.append(End(pid, int(name), kind, int(link[len(kind) + 2 : -1]), mode))
     return ends
 
 
 def _mode(pid: int, fd: str) -> str | None:
+    """The access mode of a descriptor, from the permission bits of its /proc link (the kernel
+    sets them from the open mode: r-x for O_RDONLY, -wx for O_WRONLY): one lstat, where
+    fdinfo takes an open, a read and a close."""
     try:
-        with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as f:
-            for line in f:
-                if line.startswith(b"flags:"):
-                    access = int(line.split()[1], 8) & os.O_ACCMODE
-                    return {os.O_RDONLY: "r", os.O_WRONLY: "w"}.get(access, "rw")
-    except (OSError, ValueError):
+        mode = os.lstat(f"/proc/{pid}/fd/{fd}").st_mode
+    except OSError:
         return None
-    return None
+    readable, writable = bool(mode & stat.S_IRUSR), bool(mode & stat.S_IWUSR)
+    return "rw" if readable and writable else "r" if readable else "w" if writable else None
 
 
 def holders(pids: list[int]) -> dict[tuple[str, int], list[End]]:

@@ -237,7 +237,9 @@ class _Monitor:
         self.main_key: ProcessKey | None = None
         self.clock_skew = identity.clock_skew()
         self.stop_now = False  # a signal asked to end the run early
-        from mpdoctor.collect.hangwatch import HangWatch
+        from mpdoctor.collect.hangwatch import TURN_S, HangWatch
+
+        self.turn_s = TURN_S
 
         self.hangs = HangWatch(
             session.path,
@@ -324,7 +326,7 @@ class _Monitor:
         timeout = self.options.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.reaper.target is None:
-            turn = self.hangs.turn_s(self.now_s())
+            turn = self.turn_s
             left = turn if deadline is None else min(turn, deadline - time.monotonic())
             if left <= 0:
                 self._examine_if_stalled("timeout", at_least=0.0)

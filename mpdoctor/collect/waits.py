@@ -9,8 +9,6 @@ shared, sleeps, and whether the call has a timeout (a timed wait is never a dead
 `/proc/PID/task/TID/syscall` is readable only where ptrace would be allowed (same user, Yama
 `ptrace_scope` permitting): an unreadable one gives `syscall=None, readable=False`, and the rules
 built on it must say "suspected".
-
-Groundwork for the hang issue: nothing in `mpdoctor run` calls it yet.
 """
 
 from __future__ import annotations
@@ -116,17 +114,18 @@ def _signed(value: int, bits: int = 64) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def read_thread(pid: int, tid: int, table: dict[int, str] | None = None) -> ThreadWait | None:
-    """The wait of one thread, or None when it is gone."""
+def read_thread(
+    pid: int, tid: int, table: dict[int, str] | None = None, wchan: bool = True
+) -> ThreadWait | None:
+    """The wait of one thread, or None when it is gone (`wchan=False`: skip the wait channel,
+    which no decision uses: the monitor's frequent look while the tree is quiet)."""
     base = f"/proc/{pid}/task/{tid}"
-    try:
-        with open(f"{base}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
+    stat = _read(f"{base}/stat")
+    if stat is None:
         return None
     state = stat[stat.rindex(b")") + 2 :].split(b" ", 1)[0].decode()
-    wchan = _read_text(f"{base}/wchan")
-    wait = ThreadWait(tid=tid, state=state, wchan=wchan if wchan not in (None, "0") else None)
+    channel = _read_text(f"{base}/wchan") if wchan else None
+    wait = ThreadWait(tid=tid, state=state, wchan=channel if channel not in (None, "0") else None)
     text = _read_text(f"{base}/syscall")
     if text is None:
         wait.readable = False
@@ -135,20 +134,30 @@ def read_thread(pid: int, tid: int, table: dict[int, str] | None = None) -> Thre
     return decode(wait)
 
 
-def read_threads(pid: int) -> list[ThreadWait]:
+def read_threads(pid: int, wchan: bool = True) -> list[ThreadWait]:
     """Every thread of `pid` (empty when the process is gone or /proc is absent)."""
     try:
         tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
     except (OSError, ValueError):
         return []
     table = syscall_table()
-    waits = [read_thread(pid, tid, table) for tid in tids]
+    waits = [read_thread(pid, tid, table, wchan) for tid in tids]
     return [w for w in waits if w is not None]
 
 
-def _read_text(path: str) -> str | None:
+def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read().decode("ascii", "replace").strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_text(path: str) -> str | None:
+    data = _read(path)
+    return None if data is None else data.decode("ascii", "replace").strip()
