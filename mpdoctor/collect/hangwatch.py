@@ -5,8 +5,9 @@ On each turn of the monitor's loop (every 0.25 s at most) it reads the tree's ac
 sampler (collect/progress.py). Once the tree has been quiet for QUIET_S it takes the /proc
 part of a snapshot (no signal, a few files per thread) and compares what the blocked threads
 wait on with the last turn's: when the same untimed waits have held for HOLD_S, it takes the
-stacks and asks the diagnosis whether the wait is proven (diagnose/hangs.py). A busy tree costs
-nothing beyond the activity reading; a quiet one a snapshot per turn.
+stacks and asks the diagnosis whether the wait is proven (diagnose/hangs.py). A quiet tree costs
+a cheap look per turn and a full one per new set of waits; a busy one a cheap look a second and
+a full one at most every BUSY_EXAMINE_S.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from mpdoctor.diagnose.evidence import Evidence, HangSnapshot
 QUIET_S = 0.25  # quiet this long before looking at what the threads wait on
 HOLD_S = 0.6  # the same untimed waits this long before asking for a proof
 TURN_S = 0.25  # the monitor's loop turns at least this often
+# A busy tree can hang too (CPython's Pool spins its worker handler once its result handler
+# died): it is looked at once a second, and examined at most once per BUSY_EXAMINE_S.
+BUSY_LOOK_S = 1.0
+BUSY_HOLD_S = 2.0
+BUSY_EXAMINE_S = 10.0
 
 
 class HangWatch:
@@ -38,7 +44,8 @@ class HangWatch:
         self.progress = ProgressWatch()
         self._waits: frozenset = frozenset()
         self._waits_since = 0.0
-        self._examined: frozenset = frozenset()  # waits already found not proven
+        self._examined: frozenset = frozenset()  # the last waits found not proven
+        self._busy_look_s = self._busy_examine_s = float("-inf")
         self.reported_stall: HangSnapshot | None = None  # the interim report's snapshot
         self.last: HangSnapshot | None = None  # the latest full snapshot (with stacks)
         self.stalls: list[tuple[float, float]] = []  # (start, length) of reported stalls
@@ -46,26 +53,29 @@ class HangWatch:
     def observe(self, now_s: float, pids: list[int], cpu_s: float) -> bool:
         """Feed one reading; True when the tree progressed."""
         activity = Activity(frozenset(pids), cpu_s, event_bytes(self.session_path / "events"))
+        quiet = self.progress.quiet_for(now_s)
         progressed = self.progress.observe(now_s, activity)
-        if progressed:
-            if self.reported_stall is not None:
-                self.stalls.append((self.reported_stall.t_s, self.progress.quiet_for(now_s)))
+        if progressed and self.reported_stall is not None:
+            self.stalls.append((round(now_s - quiet, 1), round(quiet, 1)))
             self.reported_stall = None
-            self._waits, self._examined = frozenset(), frozenset()
         return progressed
 
     def turn(self, now_s: float, pids: list[int], cpu_s: float) -> Evidence | None:
         """One turn of the monitor's loop: the evidence of a proven hang, or None."""
-        if self.observe(now_s, pids, cpu_s):
-            return None
+        self.observe(now_s, pids, cpu_s)
         quiet = self.progress.quiet_for(now_s)
-        if quiet < QUIET_S:
-            return None
+        busy = quiet < QUIET_S
+        if busy:
+            if now_s - self._busy_look_s < BUSY_LOOK_S:
+                return None
+            self._busy_look_s = now_s
         waits = untimed_waits(snapshot(pids, now_s, pipes=False))
         if waits != self._waits:
             self._waits, self._waits_since = waits, now_s
-        elif waits and waits != self._examined and now_s - self._waits_since >= HOLD_S:
+        elif self._ripe(waits, now_s, busy):
             self._examined = waits
+            if busy:
+                self._busy_examine_s = now_s
             evidence = self.build(self.examine(pids, now_s, quiet, "deadlock"))
             from mpdoctor.diagnose.hangs import proven_hangs
 
@@ -77,6 +87,15 @@ class HangWatch:
             if self.on_stall is not None:
                 self.on_stall(self.build(snap))
         return None
+
+    def _ripe(self, waits: frozenset, now_s: float, busy: bool) -> bool:
+        """The same untimed waits held long enough, and were not examined as they are."""
+        if not waits or waits == self._examined:
+            return False
+        if busy:
+            held = now_s - self._waits_since >= BUSY_HOLD_S
+            return held and now_s - self._busy_examine_s >= BUSY_EXAMINE_S
+        return now_s - self._waits_since >= HOLD_S
 
     def examine(self, pids: list[int], now_s: float, quiet: float, reason: str) -> HangSnapshot:
         """The whole snapshot: waits, pipes and every probed process's stacks."""
