@@ -64,6 +64,14 @@ class ForkThreadsEvent(Event):
 
 
 @dataclass(frozen=True)
+class JoinEvent(Event):
+    """A thread called join() on a child (Process.join looked up its Popen's wait)."""
+
+    child: int
+    ident: int | None  # the joining thread
+
+
+@dataclass(frozen=True)
 class StacksOffEvent(Event):
     """The program installed its own handler for the stack signal: never send it again."""
 
@@ -270,6 +278,10 @@ def _fork_threads(d: dict[str, Any], base: dict[str, Any]) -> ForkThreadsEvent:
     return ForkThreadsEvent(**base, total=_int(d, "total"), threads=threads)
 
 
+def _join(d: dict[str, Any], base: dict[str, Any]) -> JoinEvent:
+    return JoinEvent(**base, child=_int(d, "child", required=True), ident=_int(d, "ident"))
+
+
 def _stacks_off(d: dict[str, Any], base: dict[str, Any]) -> StacksOffEvent:
     return StacksOffEvent(**base, signal=_int(d, "signal"))
 
@@ -444,6 +456,7 @@ _PARSERS = {
     "thread": _thread,
     "stacks-off": _stacks_off,
     "fork-threads": _fork_threads,
+    "join": _join,
     "mp": _mp,
     "bootstrap": _bootstrap,
     "child-start": _child_start,

@@ -24,6 +24,7 @@ from mpdoctor.collect.events import (
     ChildStartEvent,
     ExceptionEvent,
     ForkThreadsEvent,
+    JoinEvent,
     KillEvent,
     ManagerEndEvent,
     MpEvent,
@@ -41,6 +42,7 @@ from mpdoctor.diagnose.evidence import (
     ExceptionInfo,
     ForkThreadInfo,
     HangSnapshot,
+    JoinInfo,
     KillEvidence,
     ManagerEndEvidence,
     PicklingEvidence,
@@ -186,6 +188,7 @@ class _Builder:
                 self.forked.add(key)
                 pe.threads_at_fork = start.threads_at_fork
         self.fork_threads.setdefault(stream.pid, []).extend(stream.of(ForkThreadsEvent))
+        pe.joins.extend(JoinInfo(e.child, e.ident, self.rel(e.t)) for e in stream.of(JoinEvent))
         boot: BootstrapEvent | None = stream.first(BootstrapEvent)
         if boot is not None:
             pe.name = boot.name or pe.name

@@ -129,7 +129,15 @@ class ProcessEvidence:
     alive_after_main: bool = False  # still alive when the main process had exited + grace
     threads_at_fork: int | None = None  # forked: threads its parent had (native ones included)
     fork_threads: list[ForkThreadInfo] = field(default_factory=list)  # the others, at fork
+    joins: list[JoinInfo] = field(default_factory=list)  # join() calls it made, in order
     ended_by_mpdoctor: bool = False  # mpdoctor ended it while tearing the tree down
+
+
+@dataclass(frozen=True)
+class JoinInfo:
+    child: int  # the pid joined
+    ident: int | None  # the joining thread (threading.get_ident())
+    t_s: float
 
 
 @dataclass

@@ -43,13 +43,22 @@ class Blocked:
 
     @property
     def user_frame(self) -> Frame | None:
-        """The innermost frame of the program's own code (None for a library thread)."""
-        frame = user_frame(list(reversed(self.frames))) if self.frames else None
+        """The innermost frame of the program's own code (None for a library thread). The
+        `python -c` that multiprocessing starts a spawn child or the fork server with is not
+        the program's."""
+        frames = self.frames
+        if len(frames) > 1 and frames[-1].file == "<string>" and _starts_child(frames[-2]):
+            frames = frames[:-1]
+        frame = user_frame(list(reversed(frames))) if frames else None
         return frame if frame is not None and not is_library(frame.file) else None
 
     def runs(self, module: str, functions: set[str]) -> bool:
         """Some frame of its stack is in `module` (a path suffix) and one of `functions`."""
         return any(f.file.endswith(module) and f.function in functions for f in self.frames)
+
+
+def _starts_child(frame: Frame) -> bool:
+    return frame.file.endswith(("multiprocessing/spawn.py", "multiprocessing/forkserver.py"))
 
 
 @dataclass(frozen=True)
@@ -91,11 +100,31 @@ def proven_hangs(evidence: Evidence) -> ProvenHangs:
     if snap is None:
         return ProvenHangs()
     return ProvenHangs(
-        joins=join_before_drain(snap),
+        joins=join_before_drain(snap, current_joins(snap, evidence)),
         orphaned=orphaned_reads(snap),
         pools=pool_waits(snap, evidence),
         forked_locks=forked_locks(snap, evidence),
     )
+
+
+def current_joins(snap: HangSnapshot, evidence: Evidence) -> dict[tuple[int, int], int]:
+    """(pid, tid) -> the child a thread is joining: its stack is in join(), and the probe
+    recorded that thread's last join() call."""
+    joins = {}
+    for pid, stacks in snap.stacks.items():
+        proc = live_process(evidence, pid)
+        if proc is None or not proc.joins:
+            continue
+        for stack in stacks:
+            if stack.tid is None or not any(
+                f.file.endswith("multiprocessing/process.py") and f.function == "join"
+                for f in stack.frames
+            ):
+                continue
+            last = [j for j in proc.joins if j.ident == stack.ident]
+            if last:
+                joins[(pid, stack.tid)] = last[-1].child
+    return joins
 
 
 def blocked(snap: HangSnapshot, pid: int, thread: ThreadState) -> Blocked:

@@ -52,11 +52,15 @@ def all_wait_untimed(snapshot: HangSnapshot, pid: int) -> bool:
     return bool(threads) and all(t.readable and t.waits_untimed for t in threads)
 
 
-def join_before_drain(snapshot: HangSnapshot) -> list[JoinCycle]:
+def join_before_drain(
+    snapshot: HangSnapshot, joins: dict[tuple[int, int], int] | None = None
+) -> list[JoinCycle]:
+    """`joins`: (pid, tid) -> the child that thread is joining, where the stack and the probe
+    tell it (under the fork server a join waits in read() on a status pipe, not in wait4)."""
     cycles = []
     for joiner, threads in snapshot.threads.items():
         for thread in threads:
-            child = _joined_child(thread, snapshot)
+            child = _joined_child(thread, snapshot, (joins or {}).get((joiner, thread.tid)))
             if child is None:
                 continue
             for writer in snapshot.threads[child]:
@@ -72,10 +76,13 @@ def join_before_drain(snapshot: HangSnapshot) -> list[JoinCycle]:
     return cycles
 
 
-def _joined_child(thread: ThreadState, snapshot: HangSnapshot) -> int | None:
-    if thread.syscall not in ("wait4", "waitid") or thread.timed is not False:
+def _joined_child(thread: ThreadState, snapshot: HangSnapshot, joining: int | None) -> int | None:
+    if thread.syscall in ("wait4", "waitid") and thread.timed is False:
+        child = thread.waits_for_pid
+    elif joining is not None and thread.waits_untimed and thread.syscall in ("read", "poll"):
+        child = joining
+    else:
         return None
-    child = thread.waits_for_pid
     return child if child is not None and child > 0 and child in snapshot.threads else None
 
 

@@ -54,6 +54,7 @@ def started(process, start_frame) -> None:
     try:
         popen = process._popen
         _popens[id(process)] = popen
+        _watch_joins(type(popen))
         kind, pool, site = _start_context(process, start_frame.f_back)
         if kind == "pool-worker":
             _pool_workers[id(process)] = time.time()
@@ -72,6 +73,42 @@ def started(process, start_frame) -> None:
         )
     except Exception:
         probe.disable()
+
+
+class _JoinWatch:
+    """Stands for `Popen.wait` on its class: when `BaseProcess.join` looks it up, `join` is
+    recorded (the child, the joining thread) and the original method is returned, so nothing
+    of ours is ever on the stack when the join waits, raises or is interrupted. Under the fork
+    server a join waits in a read, not in wait4: this event says for which child."""
+
+    def __init__(self, wait, join_code):
+        self.wait, self.join_code = wait, join_code
+
+    def __get__(self, popen, cls=None):
+        if popen is not None and probe.on:
+            try:
+                if sys._getframe(1).f_code is self.join_code:
+                    probe.emit("join", {"child": popen.pid, "ident": _thread_ident()})
+            except Exception:
+                probe.disable()
+        return self.wait if popen is None else self.wait.__get__(popen, cls)
+
+
+def _thread_ident() -> int:
+    import _thread
+
+    return _thread.get_ident()
+
+
+def _watch_joins(popen_class) -> None:
+    for cls in popen_class.__mro__:
+        wait = cls.__dict__.get("wait")
+        if wait is None:
+            continue
+        if not isinstance(wait, _JoinWatch) and cls.__module__.startswith("multiprocessing."):
+            join = sys.modules["multiprocessing.process"].BaseProcess.join
+            cls.wait = _JoinWatch(wait, join.__code__)
+        return
 
 
 def reaped(process) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence
 from mpdoctor.diagnose.family import describe
-from mpdoctor.diagnose.hangs import blocked, live_process, proven_hangs
+from mpdoctor.diagnose.hangs import blocked, current_joins, live_process, proven_hangs
 from mpdoctor.diagnose.waiting import process_lines, thread_label
 from mpdoctor.diagnose.wording import human_bytes, location, where
 from mpdoctor.model import Finding, Hint
@@ -38,7 +38,12 @@ def check(evidence: Evidence) -> list[Finding]:
         return []
     findings = []
     for cycle in proven_hangs(evidence).joins:
-        joiner_state = next(t for t in snap.threads[cycle.joiner] if t.waits_for_pid == cycle.child)
+        joins = current_joins(snap, evidence)
+        joiner_state = next(
+            t
+            for t in snap.threads[cycle.joiner]
+            if t.waits_for_pid == cycle.child or joins.get((cycle.joiner, t.tid)) == cycle.child
+        )
         joiner = blocked(snap, cycle.joiner, joiner_state)
         writer_state = next(t for t in snap.threads[cycle.child] if t.tid == cycle.writer_tid)
         writer = blocked(snap, cycle.child, writer_state)

@@ -1,0 +1,208 @@
+"""`mpdoctor run` on programs that hang: the verdict, the lines, the stacks, within 2 s, on every
+start method and on old and new Pythons; and programs that only look stuck left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_support import ROOT, mpdoctor_argv, run_mpdoctor
+
+sys.path.insert(0, str(ROOT / "tests" / "donoharm"))
+from sample_meta import read_sample
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc"),
+]
+
+SAMPLES = ROOT / "samples"
+LAUNCHER = ROOT / "tests" / "donoharm" / "with_start_method.py"
+PROVEN = ["join_deadlock", "orphaned_wait", "pool_terminated", "fork_with_threads",
+          "pool_worker_killed_hang"]  # fmt: skip
+PYTHONS = {
+    "3.8": Path("/root/.pyenv/versions/3.8.18/bin/python"),
+    "3.13": Path("/root/.pyenv/versions/3.13.0/bin/python"),
+}
+RULE = "─" * 10
+
+
+def _run(tmp_path: Path, *args: str, timeout: float = 60):
+    report = tmp_path / "report.json"
+    result = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), *args],
+                          timeout=timeout)  # fmt: skip
+    stderr = result.stderr.decode(errors="replace")
+    data = json.loads(report.read_text()) if report.exists() else None
+    return result, data, stderr
+
+
+def _leftovers(marker: str) -> list[str]:
+    """Processes whose command line mentions `marker` (a sample's path): none may remain."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline and int(entry) != os.getpid():
+                found.append(entry)
+    return found
+
+
+def _cited(data: dict) -> set[tuple[str, int, str]]:
+    return {(Path(loc["file"]).name, loc["line"], loc["role"])
+            for f in data["findings"] for loc in f["locations"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PROVEN)
+def test_a_proven_hang_is_reported_and_stopped_within_2_s(tmp_path, name) -> None:
+    sample = read_sample(SAMPLES / f"{name}.py")
+    started = time.monotonic()
+    result, data, stderr = _run(tmp_path, str(sample.path))
+    assert result.returncode == 124, stderr
+    assert time.monotonic() - started < 6  # python and mpdoctor start-up, the proof, the tear-down
+    assert data["outcome"]["status"] == "deadlock-stopped"
+    assert data["outcome"]["duration_s"] < 2.0, stderr  # from the start, the hang formed after
+    assert {f["id"] for f in data["findings"]} == set(sample.expect), stderr
+    assert [f["certainty"] for f in data["findings"] if f["id"] in sample.expect[:1]] == ["proven"]
+    cited = {(file, line) for file, line, _role in _cited(data)}
+    for line in sample.marked_lines:
+        assert (sample.path.name, line) in cited, stderr
+    assert "blocked" in {role for *_x, role in _cited(data)}, stderr
+    # the report came once, before the tear-down: the tree was still there, with its stacks
+    assert stderr.count(f"{RULE} mpdoctor {RULE}") == 2, stderr
+    assert "\nthreads\n" in stderr and "MainThread" in stderr
+    main = next(p for p in data["processes"] if p["role"] == "main")
+    assert main["threads"] and main["wait"] is not None
+    assert any(t["stack"] for t in main["threads"])
+    assert _leftovers(str(sample.path)) == []
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("name", ["join_deadlock", "orphaned_wait", "pool_terminated",
+                                  "pool_worker_killed_hang"])  # fmt: skip
+def test_proven_under_every_start_method(tmp_path, name, method) -> None:
+    sample = read_sample(SAMPLES / f"{name}.py")
+    result, data, stderr = _run(tmp_path, str(LAUNCHER), method, str(sample.path))
+    assert result.returncode == 124, stderr
+    assert data["outcome"]["status"] == "deadlock-stopped", stderr
+    assert {f["id"] for f in data["findings"]} == set(sample.expect), stderr
+    assert _leftovers(str(sample.path)) == []
+
+
+@pytest.mark.parametrize("version", sorted(PYTHONS))
+@pytest.mark.parametrize("name", PROVEN)
+def test_proven_on_older_and_newer_python(tmp_path, name, version) -> None:
+    python = PYTHONS[version]
+    if not python.exists():
+        pytest.skip(f"no Python {version}")
+    sample = read_sample(SAMPLES / f"{name}.py")
+    result, data, stderr = _run(tmp_path, "--python", str(python), str(sample.path))
+    assert result.returncode == 124, stderr
+    assert {f["id"] for f in data["findings"]} == set(sample.expect), stderr
+    assert data["environment"]["python"].startswith(version)
+
+
+def test_a_polling_loop_is_reported_while_it_runs_then_stopped_by_the_timeout(tmp_path) -> None:
+    sample = read_sample(SAMPLES / "orphaned_poll.py")
+    result, data, stderr = _run(tmp_path, "--hang-after", "2", "--timeout", "5", str(sample.path))
+    assert result.returncode == 124, stderr
+    assert data["outcome"]["status"] == "timeout"
+    # once while it ran (status running), once before the tear-down at the timeout
+    assert stderr.count(f"{RULE} mpdoctor {RULE}") == 4, stderr
+    assert "still running at" in stderr
+    [finding] = [f for f in data["findings"] if f["id"] == "orphaned-wait"]
+    assert (finding["certainty"], finding["severity"]) == ("suspected", "warning")
+    assert ("orphaned_poll.py", sample.marked_lines[0], "blocked") in _cited(data)
+    assert "no-progress" not in {f["id"] for f in data["findings"]}
+
+
+@pytest.mark.parametrize("name", ["join_with_drain_thread", "long_sleep", "busy_workers"])
+def test_a_program_that_only_looks_stuck_is_left_alone(tmp_path, name) -> None:
+    sample = read_sample(SAMPLES / f"{name}.py")
+    result, data, stderr = _run(tmp_path, "--hang-after", "2", str(sample.path))
+    assert result.returncode == 0, stderr
+    assert data["outcome"]["status"] == "exited"
+    assert data["findings"] == [], stderr
+
+
+def test_a_stall_is_written_to_the_report_at_once(tmp_path) -> None:
+    """CI may SIGKILL mpdoctor later: the report file already says what the tree waits on."""
+    report = tmp_path / "report.json"
+    sample = SAMPLES / "long_sleep.py"
+    argv = mpdoctor_argv("run", "--mp-log", "off", "--hang-after", "1", "--report", str(report))
+    proc = subprocess.Popen(
+        [*argv, str(sample), "30"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        data = json.loads(report.read_text())
+        assert data["outcome"]["status"] == "running"
+        assert [f["id"] for f in data["findings"]] == ["no-progress"]
+        assert data["findings"][0]["severity"] == "warning"
+        main = next(p for p in data["processes"] if p["role"] == "main")
+        assert main["wait"]["kind"] == "sleep" and main["wait"]["timed"] is True
+        assert proc.poll() is None  # a stall is reported, never stopped
+        proc.send_signal(signal.SIGTERM)  # as a CI cancel: forwarded after a snapshot
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM
+    final = json.loads(report.read_text())
+    assert final["outcome"]["status"] == "signaled"
+    main = next(p for p in final["processes"] if p["role"] == "main")
+    assert main["threads"], err.decode(errors="replace")  # the snapshot before forwarding
+    assert _leftovers(f"{sample} 30") == []
+
+
+def test_keep_going_reports_a_deadlock_and_lets_it_run(tmp_path) -> None:
+    sample = SAMPLES / "join_deadlock.py"
+    result, data, stderr = _run(tmp_path, "--keep-going", "--timeout", "4", str(sample))
+    assert result.returncode == 124, stderr
+    assert data["outcome"]["status"] == "timeout"
+    assert data["outcome"]["duration_s"] >= 4
+    assert "join-deadlock" in {f["id"] for f in data["findings"]}
+    assert stderr.count(f"{RULE} mpdoctor {RULE}") == 4  # at the proof, and at the timeout
+    assert "--keep-going let it run on" in stderr
+
+
+def test_without_stacks_the_proof_still_holds(tmp_path) -> None:
+    sample = SAMPLES / "join_deadlock.py"
+    result, data, stderr = _run(tmp_path, "--stack-signal", "off", str(sample))
+    assert result.returncode == 124, stderr
+    assert [f["id"] for f in data["findings"]] == ["join-deadlock"]
+    assert all(not t["stack"] for p in data["processes"] for t in p["threads"])
+    assert "stacks are off" in stderr
+
+
+def test_a_busy_program_stopped_by_the_timeout_shows_its_stacks_and_no_verdict(tmp_path):
+    sample = SAMPLES / "busy_workers.py"
+    started = time.monotonic()
+    result, data, stderr = _run(tmp_path, "--timeout", "1.5", str(sample))
+    assert result.returncode == 124, stderr
+    assert time.monotonic() - started < 5  # exits within 2 s of its decision
+    assert data["outcome"]["status"] == "timeout"
+    assert data["findings"] == [], stderr
+    assert any(t["stack"] for p in data["processes"] for t in p["threads"]), stderr
+
+
+@pytest.mark.parametrize("value", ["SIGKILL", "nosuch", "99999"])
+def test_a_bad_stack_signal_is_a_usage_error(tmp_path, value) -> None:
+    result = run_mpdoctor(["run", "--stack-signal", value, str(SAMPLES / "pool_map.py")])
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and stderr.startswith("mpdoctor:"), stderr
+    assert "Traceback" not in stderr
