@@ -53,6 +53,11 @@ def test_every_finding_made_so_far_has_a_sample():
         "start-method-conflict",
         "manager-gone",
         "respawn-loop",
+        "join-deadlock",
+        "orphaned-wait",
+        "pool-terminated",
+        "fork-with-threads",
+        "no-progress",
     }
     assert expected <= {fid for s in SAMPLES for fid in s.expect}
     assert sum(s.correct for s in SAMPLES) >= 11

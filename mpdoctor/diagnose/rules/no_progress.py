@@ -8,8 +8,9 @@ deliberately sleeping program is not deadlocked.
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence
-from mpdoctor.diagnose.hangs import proven_hangs
+from mpdoctor.diagnose.hangs import main_thread, proven_hangs
 from mpdoctor.diagnose.waiting import process_lines
+from mpdoctor.diagnose.wording import location
 from mpdoctor.model import Finding, Hint
 
 RULE_ID = "no-progress"
@@ -25,9 +26,6 @@ HINT = Hint(
 
 MIN_QUIET_S = 1.0
 
-# Rules that explain a stall themselves: no-progress stands down when one of them fired.
-EXPLAINED_BY = {"orphaned-wait"}
-
 
 def check(evidence: Evidence) -> list[Finding]:
     snap = evidence.hang
@@ -40,6 +38,11 @@ def check(evidence: Evidence) -> list[Finding]:
     if orphaned_wait.check(evidence):
         return []
     pids = sorted(snap.threads)
+    locations = []
+    for pid in pids:
+        waiter = main_thread(snap, pid)
+        if waiter is not None and waiter.user_frame is not None:
+            locations.append(location("waiting", waiter.user_frame, pid))
     return [
         Finding(
             id=RULE_ID,
@@ -51,7 +54,7 @@ def check(evidence: Evidence) -> list[Finding]:
                 f"{snap.quiet_s:.1f} s, and no cause could be proven. What each thread waits on:"
             ),
             pids=pids,
-            locations=[],
+            locations=locations,
             evidence=process_lines(snap, evidence, pids),
             hint=HINT,
         )
