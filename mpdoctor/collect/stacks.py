@@ -33,10 +33,10 @@ from mpdoctor.model import Frame
 
 BUDGET_S = 0.3  # a dump that has not settled by then is taken as it is
 # faulthandler writes a dump in one go from the signal handler (tens of microseconds): a file
-# that grew and then stayed the same for a millisecond is complete. A last look at every file
-# after all have settled catches a handler that was preempted half-way.
-SETTLE_S = 0.001
-POLL_S = 0.0005
+# that grew, ends a line and then stayed the same for SETTLE_S is complete. A last look at
+# every file after all have settled catches a handler that was preempted half-way.
+SETTLE_S = 0.0003
+POLL_S = 0.0002
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,12 @@ def signal_caught(pid: int, signum: int) -> bool:
 
 
 def _await_dumps(pending: dict[int, tuple[StackTarget, int]], deadline: float) -> dict[int, str]:
+    """Wait until every dump is complete: its file grew, ends a line (faulthandler writes a
+    frame in pieces) and stayed the same for SETTLE_S; then one last look at all of them."""
     sizes = {pid: offset for pid, (_target, offset) in pending.items()}
-    changed = {pid: 0.0 for pid in pending}  # when each file last grew (0: not yet)
+    changed = dict.fromkeys(pending, 0.0)  # when each file last grew (0: not yet)
     done: set[int] = set()
-    while len(done) < len(pending):
+    while True:
         now = time.monotonic()
         for pid, (target, _offset) in pending.items():
             if pid in done:
@@ -128,17 +130,30 @@ def _await_dumps(pending: dict[int, tuple[StackTarget, int]], deadline: float) -
             size = _size(target.path)
             if size != sizes[pid]:
                 sizes[pid], changed[pid] = size, now
-            elif changed[pid] and now - changed[pid] >= SETTLE_S:
+            elif changed[pid] and now - changed[pid] >= SETTLE_S and _ends_line(target.path, size):
                 done.add(pid)
+        if len(done) == len(pending):  # the last look: a handler preempted half-way shows here
+            grown = {pid for pid, (t, _o) in pending.items() if _size(t.path) != sizes[pid]}
+            if not grown:
+                break
+            done -= grown
         if now >= deadline:
             break
-        if len(done) == len(pending):  # the last look
-            grown = {pid for pid, (t, _o) in pending.items() if _size(t.path) != sizes[pid]}
-            for pid in grown:
-                sizes[pid], changed[pid] = _size(pending[pid][0].path), time.monotonic()
-            done -= grown
         time.sleep(POLL_S)
     return {pid: _read_from(target.path, offset) for pid, (target, offset) in pending.items()}
+
+
+def _ends_line(path: Path, size: int) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        return os.pread(fd, 1, size - 1) == b"\n"
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _size(path: Path) -> int:
