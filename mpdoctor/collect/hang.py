@@ -20,7 +20,7 @@ def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnaps
     Without pipes it is the monitor's cheap look: a few small reads per thread."""
     threads: dict[int, list[ThreadState]] = {}
     for pid in pids:
-        waits = read_threads(pid, wchan=pipes)
+        waits = read_threads(pid, full=pipes)
         if waits:
             threads[pid] = [
                 ThreadState(

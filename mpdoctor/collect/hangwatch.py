@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mpdoctor.collect.hang import add_stacks, snapshot
-from mpdoctor.collect.progress import Activity, ProgressWatch, event_bytes
+from mpdoctor.collect.progress import Activity, EventBytes, ProgressWatch
 from mpdoctor.diagnose.evidence import Evidence, HangSnapshot
 
 QUIET_S = 0.25  # quiet this long before looking at what the threads wait on
@@ -25,6 +25,7 @@ TURN_S = 0.25  # the monitor's loop turns at least this often
 # A busy tree can hang too (CPython's Pool spins its worker handler once its result handler
 # died): it is looked at once a second, and examined at most once per BUSY_EXAMINE_S.
 BUSY_LOOK_S = 1.0
+SETTLED_LOOK_S = 0.5  # quiet, and its waits already found unproven
 BUSY_HOLD_S = 2.0
 BUSY_EXAMINE_S = 10.0
 
@@ -42,17 +43,18 @@ class HangWatch:
         self.build = build  # evidence of the run so far, with this snapshot
         self.on_stall = on_stall  # the interim report, once per stall
         self.progress = ProgressWatch()
+        self.event_bytes = EventBytes(session_path / "events")
         self._waits: frozenset = frozenset()
         self._waits_since = 0.0
         self._examined: frozenset = frozenset()  # the last waits found not proven
-        self._busy_look_s = self._busy_examine_s = float("-inf")
+        self._look_s = self._busy_examine_s = float("-inf")
         self.reported_stall: HangSnapshot | None = None  # the interim report's snapshot
         self.last: HangSnapshot | None = None  # the latest full snapshot (with stacks)
         self.stalls: list[tuple[float, float]] = []  # (start, length) of reported stalls
 
     def observe(self, now_s: float, pids: list[int], cpu_s: float) -> bool:
         """Feed one reading; True when the tree progressed."""
-        activity = Activity(frozenset(pids), cpu_s, event_bytes(self.session_path / "events"))
+        activity = Activity(frozenset(pids), cpu_s, self.event_bytes.total(pids))
         quiet = self.progress.quiet_for(now_s)
         progressed = self.progress.observe(now_s, activity)
         if progressed and self.reported_stall is not None:
@@ -65,10 +67,11 @@ class HangWatch:
         self.observe(now_s, pids, cpu_s)
         quiet = self.progress.quiet_for(now_s)
         busy = quiet < QUIET_S
-        if busy:
-            if now_s - self._busy_look_s < BUSY_LOOK_S:
-                return None
-            self._busy_look_s = now_s
+        # a busy tree, or a quiet one whose waits were found unproven: a look every so often
+        every = BUSY_LOOK_S if busy else SETTLED_LOOK_S if self._waits == self._examined else 0
+        if now_s - self._look_s < every:
+            return self._stall(now_s, pids, quiet)
+        self._look_s = now_s
         waits = untimed_waits(snapshot(pids, now_s, pipes=False))
         if waits != self._waits:
             self._waits, self._waits_since = waits, now_s
@@ -81,12 +84,15 @@ class HangWatch:
 
             if proven_hangs(evidence):
                 return evidence
+        return self._stall(now_s, pids, quiet)
+
+    def _stall(self, now_s: float, pids: list[int], quiet: float) -> None:
+        """Report the stall once, when it has lasted --hang-after seconds."""
         if self.hang_after is not None and quiet >= self.hang_after and not self.reported_stall:
             snap = self.examine(pids, now_s, quiet, "hang-after")
             self.reported_stall = snap
             if self.on_stall is not None:
                 self.on_stall(self.build(snap))
-        return None
 
     def _ripe(self, waits: frozenset, now_s: float, busy: bool) -> bool:
         """The same untimed waits held long enough, and were not examined as they are."""

@@ -23,18 +23,41 @@ class Activity:
     event_bytes: int  # total size of the probe's event files
 
 
-def event_bytes(events_dir: Path) -> int:
-    total = 0
-    try:
-        with os.scandir(events_dir) as entries:
-            for entry in entries:
+class EventBytes:
+    """Total size of the event files of the live processes. The directory is listed again only
+    when it changed (a process registered): a run that started thousands of processes still
+    costs one stat per live process."""
+
+    def __init__(self, events_dir: Path):
+        self.events_dir = events_dir
+        self._mtime_ns = -1
+        self._names: dict[int, list[str]] = {}  # pid -> its event files
+
+    def total(self, pids: list[int]) -> int:
+        self._relist()
+        total = 0
+        for pid in pids:
+            for name in self._names.get(pid, ()):
                 try:
-                    total += entry.stat().st_size
+                    total += os.stat(os.path.join(self.events_dir, name)).st_size
                 except OSError:
                     pass
-    except OSError:
-        pass
-    return total
+        return total
+
+    def _relist(self) -> None:
+        try:
+            mtime = os.stat(self.events_dir).st_mtime_ns
+            if mtime == self._mtime_ns:
+                return
+            names = os.listdir(self.events_dir)
+        except OSError:
+            return
+        self._mtime_ns = mtime
+        self._names = {}
+        for name in names:
+            pid, _, _rest = name.partition("-")
+            if pid.isdigit():
+                self._names.setdefault(int(pid), []).append(name)
 
 
 class ProgressWatch:

@@ -241,7 +241,7 @@ class _Monitor:
 
         self.turn_s = TURN_S
 
-        self.hangs = HangWatch(
+        self.hangs: HangWatch | None = HangWatch(
             session.path,
             options.hang_after,
             build=self.evidence_now,
@@ -269,7 +269,7 @@ class _Monitor:
             self.sampler.sample()  # the snapshot first: the signal may end everything
             if got.external:
                 self._examine_if_stalled("signal")
-            elif self.hang is None and self.hangs.reported_stall is not None:
+            elif self.hang is None and self.hangs and self.hangs.reported_stall is not None:
                 self.hang = self.hangs.reported_stall  # Ctrl-C on a tree reported stalled
         if got.external:
             if target_alive:
@@ -345,14 +345,18 @@ class _Monitor:
         return None
 
     def _tree(self) -> tuple[list[int], float]:
-        records = self.sampler.processes()
-        alive = self.sampler.alive()
-        return [k.pid for k in alive], sum(records[k].cpu_s or 0.0 for k in alive)
+        return self.sampler.activity()
 
     def _hung(self) -> bool:
         """A proven deadlock held: keep its evidence; True when the tree must be stopped."""
+        if self.hangs is None:
+            return False
         pids, cpu = self._tree()
-        evidence = self.hangs.turn(self.now_s(), pids, cpu)
+        try:
+            evidence = self.hangs.turn(self.now_s(), pids, cpu)
+        except Exception as exc:  # never lose the program's run to the hang watch
+            self._hang_watch_failed(exc)
+            return False
         if evidence is None or self.hang is not None:
             return False
         self.hang = evidence.hang
@@ -365,11 +369,20 @@ class _Monitor:
 
     def _examine_if_stalled(self, why: str, at_least: float = 1.0) -> None:
         """Before a timeout or a signal ends the tree: what it waits on, if it is stalled."""
+        if self.hangs is None:
+            return
         pids, cpu = self._tree()
-        self.hangs.observe(self.now_s(), pids, cpu)
-        quiet = self.hangs.progress.quiet_for(self.now_s())
-        if pids and quiet >= at_least:
-            self.hang = self.hangs.examine(pids, self.now_s(), quiet, why)
+        try:
+            self.hangs.observe(self.now_s(), pids, cpu)
+            quiet = self.hangs.progress.quiet_for(self.now_s())
+            if pids and quiet >= at_least:
+                self.hang = self.hangs.examine(pids, self.now_s(), quiet, why)
+        except Exception as exc:
+            self._hang_watch_failed(exc)
+
+    def _hang_watch_failed(self, exc: Exception) -> None:
+        self.notes.append(f"hang detection stopped after an internal error: {exc!r}")
+        self.hangs = None
 
     def _report_stall(self, evidence: Evidence) -> None:
         self.notes.append(

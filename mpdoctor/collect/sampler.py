@@ -488,6 +488,14 @@ class Sampler:
         with self._lock:
             return [k for k in self._live.values() if self._records[k].state != "zombie"]
 
+    def activity(self) -> tuple[list[int], float]:
+        """Pids of the live tree processes (no zombies) and their total CPU seconds, without
+        copying any record: the monitor asks on every turn of its loop."""
+        with self._lock:
+            records = [self._records[k] for k in self._live.values()]
+            live = [r for r in records if r.state != "zombie"]
+            return [r.key.pid for r in live], sum(r.cpu_s or 0.0 for r in live)
+
     def refresh(self) -> list[ProcessKey]:
         """Sample now, then `alive()`."""
         self.sample()

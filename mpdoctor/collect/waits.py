@@ -115,33 +115,40 @@ def _signed(value: int, bits: int = 64) -> int:
 
 
 def read_thread(
-    pid: int, tid: int, table: dict[int, str] | None = None, wchan: bool = True
+    pid: int, tid: int, table: dict[int, str] | None = None, full: bool = True
 ) -> ThreadWait | None:
-    """The wait of one thread, or None when it is gone (`wchan=False`: skip the wait channel,
-    which no decision uses: the monitor's frequent look while the tree is quiet)."""
+    """The wait of one thread, or None when it is gone. `full=False` is the monitor's frequent
+    look while the tree is quiet: the system call only (a thread in one is asleep in it, "S";
+    "running" otherwise), without the state and the wait channel, which no decision needs."""
     base = f"/proc/{pid}/task/{tid}"
-    stat = _read(f"{base}/stat")
-    if stat is None:
-        return None
-    state = stat[stat.rindex(b")") + 2 :].split(b" ", 1)[0].decode()
-    channel = _read_text(f"{base}/wchan") if wchan else None
+    state = "S"
+    if full:
+        stat = _read(f"{base}/stat")
+        if stat is None:
+            return None
+        state = stat[stat.rindex(b")") + 2 :].split(b" ", 1)[0].decode()
+    channel = _read_text(f"{base}/wchan") if full else None
     wait = ThreadWait(tid=tid, state=state, wchan=channel if channel not in (None, "0") else None)
     text = _read_text(f"{base}/syscall")
     if text is None:
+        if not full and not os.path.exists(base):
+            return None
         wait.readable = False
         return wait
+    if not full and text.startswith("running"):
+        wait.state = "R"
     wait.syscall, wait.args = parse_syscall(text, syscall_table() if table is None else table)
     return decode(wait)
 
 
-def read_threads(pid: int, wchan: bool = True) -> list[ThreadWait]:
+def read_threads(pid: int, full: bool = True) -> list[ThreadWait]:
     """Every thread of `pid` (empty when the process is gone or /proc is absent)."""
     try:
         tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
     except (OSError, ValueError):
         return []
     table = syscall_table()
-    waits = [read_thread(pid, tid, table, wchan) for tid in tids]
+    waits = [read_thread(pid, tid, table, full) for tid in tids]
     return [w for w in waits if w is not None]
 
 
