@@ -173,12 +173,18 @@ def _stack_signal(text: str) -> int:
         number = int(text)
     else:
         name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
+        base, plus, offset = name.partition("+")
         try:
-            number = int(getattr(signal, name))
-        except AttributeError:
+            number = int(getattr(signal, base)) + (int(offset) if plus else 0)
+        except (AttributeError, ValueError):
             raise UsageError(f"--stack-signal {text}: no such signal") from None
-    if number in (signal.SIGKILL, signal.SIGSTOP) or not 0 < number < signal.NSIG:
-        raise UsageError(f"--stack-signal {text}: not a signal a process can catch")
+    # Only signals nothing else uses by default: a real-time one, or SIGUSR1/SIGUSR2 (taking
+    # SIGINT or SIGTERM over would change what Ctrl-C or a kill does to the program).
+    realtime = hasattr(signal, "SIGRTMIN") and signal.SIGRTMIN <= number <= signal.SIGRTMAX
+    if not realtime and number not in (signal.SIGUSR1, signal.SIGUSR2):
+        raise UsageError(
+            f"--stack-signal {text}: use a real-time signal (SIGRTMIN+N), SIGUSR1 or SIGUSR2"
+        )
     return number
 
 

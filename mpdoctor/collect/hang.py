@@ -8,10 +8,11 @@ held, the timeout). Pure data for `diagnose/waitgraph.py` and the hang rules.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mpdoctor.collect.pipes import bytes_queued, holders
-from mpdoctor.collect.waits import read_threads
+from mpdoctor.collect.waits import mapped_objects, mapping_of, read_threads
 from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
 
 
@@ -31,6 +32,7 @@ def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnaps
                     fd=w.fd,
                     waits_for_pid=w.waits_for_pid,
                     futex=w.futex,
+                    futex_addr=w.futex_addr,
                     timed=w.timed,
                     blocked=w.blocked,
                 )
@@ -38,33 +40,73 @@ def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnaps
             ]
     snap = HangSnapshot(t_s=t_s, threads=threads)
     if pipes:
-        snap.pipes = _pipes(list(threads))
+        snap.pipes = _pipes(list(threads), snap.unreadable_fds)
+        snap.catches = {pid: caught_signals(pid) for pid in threads}
+        _shared_futexes(snap)
     return snap
 
 
-def _pipes(pids: list[int]) -> list[PipeState]:
+def _shared_futexes(snap: HangSnapshot) -> None:
+    """For each thread waiting on a shared futex (a multiprocessing Lock, Semaphore, Event...):
+    the object it lives in, and every process of the tree that maps that object."""
+    objects = set()
+    for pid, threads in snap.threads.items():
+        for thread in threads:
+            if thread.futex and thread.futex.endswith("shared") and thread.futex_addr:
+                thread.futex_mapping = mapping_of(pid, thread.futex_addr)
+                if thread.futex_mapping:
+                    objects.add(thread.futex_mapping)
+    if not objects:
+        return
+    snap.sharers = {obj: set() for obj in objects}
+    for pid in snap.threads:
+        for obj in mapped_objects(pid) & objects:
+            snap.sharers[obj].add(pid)
+
+
+def _pipes(pids: list[int], unreadable: set[int]) -> list[PipeState]:
+    # The monitor holds what the program inherited from it (stdin, stdout, stderr): a pipe to
+    # or from the world outside the tree, whose other end no snapshot can see.
+    monitor = os.getpid()
     pipes = []
-    for (kind, inode), ends in holders(pids).items():
+    for (kind, inode), ends in holders([*pids, monitor], unreadable).items():
         if kind != "pipe":
             continue
-        reader = next((e for e in ends if e.mode == "r"), None)
+        inside = [e for e in ends if e.pid != monitor]
+        reader = next((e for e in inside if e.mode == "r"), None)
         pipes.append(
             PipeState(
                 inode=inode,
-                readers=sorted({(e.pid, e.fd) for e in ends if e.mode == "r"}),
-                writers=sorted({(e.pid, e.fd) for e in ends if e.mode == "w"}),
+                readers=sorted({(e.pid, e.fd) for e in inside if e.mode == "r"}),
+                writers=sorted({(e.pid, e.fd) for e in inside if e.mode == "w"}),
                 queued=bytes_queued(reader) if reader is not None else None,
+                external=len(inside) < len(ends),
             )
         )
     return pipes
 
 
-def add_stacks(snap: HangSnapshot, session_path: Path) -> None:
-    """Dump the Python stacks of every process of `snap` that armed the stack signal."""
+def caught_signals(pid: int) -> list[int]:
+    """The signals `pid` has handlers for (SigCgt); empty when unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return [n for n in range(1, 65) if mask >> (n - 1) & 1]
+    except (OSError, ValueError, IndexError):
+        pass
+    return []
+
+
+def add_stacks(snap: HangSnapshot, session_path: Path, only: list[int] | None = None) -> None:
+    """Dump the Python stacks of every process of `snap` (of `only`, when given) that armed
+    the stack signal."""
     from mpdoctor.collect.events import read_events
     from mpdoctor.collect.stacks import take_stacks, targets_from, thread_names
 
-    streams = {s.pid: s for s in read_events(session_path / "events") if s.pid in snap.threads}
+    wanted = set(snap.threads) if only is None else set(only) & set(snap.threads)
+    streams = {s.pid: s for s in read_events(session_path / "events") if s.pid in wanted}
     targets, refused = targets_from(list(streams.values()), session_path / "stacks")
     result = take_stacks(targets, session_path / "stacks")
     snap.stacks_skipped = {**refused, **result.skipped}
@@ -81,7 +123,7 @@ def add_stacks(snap: HangSnapshot, session_path: Path) -> None:
             for t in threads
         ]
     snap.sources = _sources(snap)
-    for pid in snap.threads:
+    for pid in wanted:
         if pid not in snap.stacks and pid not in snap.stacks_skipped:
             snap.stacks_skipped[pid] = "not a probed Python process"
 

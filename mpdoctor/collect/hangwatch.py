@@ -37,8 +37,10 @@ class HangWatch:
         hang_after: float | None,
         build: Callable[[HangSnapshot], Evidence],
         on_stall: Callable[[Evidence], None] | None = None,
+        stack_signal: int | None = None,
     ):
         self.session_path = session_path
+        self.stack_signal = stack_signal
         self.hang_after = hang_after
         self.build = build  # evidence of the run so far, with this snapshot
         self.on_stall = on_stall  # the interim report, once per stall
@@ -79,10 +81,17 @@ class HangWatch:
             self._examined = waits
             if busy:
                 self._busy_examine_s = now_s
-            evidence = self.build(self.examine(pids, now_s, quiet, "deadlock"))
+            # stacks only of the processes that take part: the others are left undisturbed
+            waiting = sorted({pid for pid, _tid, *_rest in waits})
+            evidence = self.build(self.examine(pids, now_s, quiet, "deadlock", waiting))
             from mpdoctor.diagnose.hangs import proven_hangs
 
-            if proven_hangs(evidence):
+            # the waits must still be the same after the look (a wait that just ended is not
+            # a deadlock)
+            if (
+                proven_hangs(evidence)
+                and untimed_waits(snapshot(pids, now_s, pipes=False)) == waits
+            ):
                 return evidence
         return self._stall(now_s, pids, quiet)
 
@@ -103,11 +112,20 @@ class HangWatch:
             return held and now_s - self._busy_examine_s >= BUSY_EXAMINE_S
         return now_s - self._waits_since >= HOLD_S
 
-    def examine(self, pids: list[int], now_s: float, quiet: float, reason: str) -> HangSnapshot:
-        """The whole snapshot: waits, pipes and every probed process's stacks."""
+    def examine(
+        self,
+        pids: list[int],
+        now_s: float,
+        quiet: float,
+        reason: str,
+        stacks_of: list[int] | None = None,
+    ) -> HangSnapshot:
+        """The whole snapshot: waits, pipes and the stacks of every probed process (of
+        `stacks_of` only, when given)."""
         snap = snapshot(pids, now_s)
         snap.quiet_s, snap.reason = round(quiet, 1), reason
-        add_stacks(snap, self.session_path)
+        snap.stack_signal = self.stack_signal
+        add_stacks(snap, self.session_path, stacks_of)
         self.last = snap
         return snap
 

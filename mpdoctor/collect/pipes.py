@@ -29,12 +29,13 @@ class End:
     mode: str  # r | w | rw
 
 
-def ends_of(pid: int) -> list[End]:
-    """The pipe and socket descriptors of `pid` (empty when unreadable or gone)."""
+def ends_of(pid: int) -> list[End] | None:
+    """The pipe and socket descriptors of `pid`; None when its table cannot be read (another
+    user's, non-dumpable) or it is gone."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
-        return []
+        return None
     ends = []
     base = f"/proc/{pid}/fd/"
     for name in fds:
@@ -68,18 +69,27 @@ def _mode(pid: int, fd: str) -> str | None:
     return "rw" if readable and writable else "r" if readable else "w" if writable else None
 
 
-def holders(pids: list[int]) -> dict[tuple[str, int], list[End]]:
-    """(kind, inode) -> every end of it held by one of `pids`."""
+def holders(
+    pids: list[int], unreadable: set[int] | None = None
+) -> dict[tuple[str, int], list[End]]:
+    """(kind, inode) -> every end of it held by one of `pids` (those whose table cannot be read
+    are added to `unreadable`)."""
     table: dict[tuple[str, int], list[End]] = {}
     for pid in pids:
-        for end in ends_of(pid):
+        ends = ends_of(pid)
+        if ends is None:
+            if unreadable is not None and os.path.exists(f"/proc/{pid}"):
+                unreadable.add(pid)
+            continue
+        for end in ends:
             table.setdefault((end.kind, end.inode), []).append(end)
     return table
 
 
 def bytes_queued(end: End) -> int | None:
     """Bytes waiting in the pipe `end` belongs to, read through a read end; None when `end` is
-    not a pipe's read end or the descriptor is gone."""
+    not a pipe's read end or the descriptor is gone. Opening it adds a reader for a moment,
+    next to the one that holds it: no writer can see the difference."""
     if end.kind != "pipe" or end.mode != "r":
         return None  # never open a write end
     try:

@@ -246,6 +246,7 @@ class _Monitor:
             options.hang_after,
             build=self.evidence_now,
             on_stall=self._report_stall if options.on_report else None,
+            stack_signal=options.stack_signal or None,
         )
         self.hang: HangSnapshot | None = None  # the snapshot of a hang that lasted to the end
         self.reported_stop = False  # the stop's report was printed before the tear-down
@@ -359,6 +360,9 @@ class _Monitor:
             return False
         if evidence is None or self.hang is not None:
             return False
+        self.reap()
+        if self.reaper.target is not None:
+            return False  # it ended while we looked: its own status wins
         self.hang = evidence.hang
         if self.options.keep_going:
             self.notes.append("a proven deadlock was reported; --keep-going let it run on")

@@ -11,7 +11,10 @@ A process is signalled only when all of these hold, checked just before the sign
 * its descriptor still points at its stacks file (an exec closed it: O_CLOEXEC, and the program
   cannot have reused the number for something else);
 * the signal is still caught (SigCgt), and the probe has not seen the program install its own
-  handler for it (`stacks-off`).
+  handler for it (`stacks-off`);
+* some thread does not block it, and no thread waits for a signal (`signal.pause()` returns
+  after any handler, ours included).
+The signal goes through a pidfd opened before these checks: a pid reused meanwhile is never hit.
 Anything else is left alone: a default action for a real-time signal is to terminate.
 
 Requests from `run` and `inspect` on the same session never interleave: each holds an exclusive
@@ -23,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ from mpdoctor.collect.procfs import PROC, _read, start_ticks
 from mpdoctor.model import Frame
 
 BUDGET_S = 0.3  # a dump that has not settled by then is taken as it is
+LOCK_WAIT_S = 0.5  # another request (a run and an inspect at once) holds the session lock
 # faulthandler writes a dump in one go from the signal handler (tens of microseconds): a file
 # that grew, ends a line and then stayed the same for SETTLE_S is complete. A last look at
 # every file after all have settled catches a handler that was preempted half-way.
@@ -71,21 +76,22 @@ def take_stacks(
     """Signal every eligible target, wait for their dumps (at most `budget_s`), parse them."""
     t0 = time.monotonic()
     result = StackResult()
-    with _session_lock(lock_dir):
+    lock = _session_lock(lock_dir)
+    if not lock.acquire(t0 + LOCK_WAIT_S):
+        result.skipped = dict.fromkeys((t.pid for t in targets), "another stack request is busy")
+        return result
+    try:
         pending: dict[int, tuple[StackTarget, int]] = {}
         for target in targets:
-            why = refusal(target)
+            offset = _size(target.path)
+            why = _signal(target)
             if why is not None:
                 result.skipped[target.pid] = why
                 continue
-            offset = _size(target.path)
-            try:
-                os.kill(target.pid, target.signal)
-            except OSError as exc:
-                result.skipped[target.pid] = f"could not signal it ({exc.strerror})"
-                continue
             pending[target.pid] = (target, offset)
         texts = _await_dumps(pending, t0 + budget_s)
+    finally:
+        lock.release()
     for pid, text in texts.items():
         threads = parse_dump(text)
         if threads:
@@ -94,6 +100,29 @@ def take_stacks(
             result.skipped[pid] = f"no dump within {budget_s * 1000:.0f} ms"
     result.elapsed_s = time.monotonic() - t0
     return result
+
+
+def _signal(target: StackTarget) -> str | None:
+    """Send the stack signal through a pidfd opened before the checks, so a pid reused in
+    between is never signalled; why not, or None when sent."""
+    try:
+        pidfd = os.pidfd_open(target.pid)
+    except (AttributeError, OSError):
+        pidfd = -1  # before Linux 5.3: the checks and the kill are microseconds apart
+    try:
+        why = refusal(target)
+        if why is not None:
+            return why
+        if pidfd >= 0:
+            signal.pidfd_send_signal(pidfd, target.signal)
+        else:
+            os.kill(target.pid, target.signal)
+    except OSError as exc:
+        return f"could not signal it ({exc.strerror})"
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+    return None
 
 
 def refusal(target: StackTarget) -> str | None:
@@ -107,6 +136,35 @@ def refusal(target: StackTarget) -> str | None:
         return "its descriptors cannot be read"
     if not signal_caught(target.pid, target.signal):
         return f"signal {target.signal} is no longer caught"
+    if _blocked_everywhere(target.pid, target.signal):
+        return f"every thread blocks signal {target.signal} (it may be waiting for signals)"
+    waiting = _waiting_for_signals(target.pid)
+    if waiting:
+        return f"a thread waits for a signal ({waiting}): the stack signal would end that wait"
+    return None
+
+
+def _blocked_everywhere(pid: int, signum: int) -> bool:
+    """Every thread blocks the signal: it would stay pending, and a sigwait() would get it."""
+    try:
+        tids = os.listdir(f"{PROC}/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        status = _read(f"{PROC}/{pid}/task/{tid}/status", 8192) or b""
+        match = re.search(rb"^SigBlk:\s*([0-9a-fA-F]+)", status, re.MULTILINE)
+        if match is None or not int(match.group(1), 16) >> (signum - 1) & 1:
+            return False
+    return True
+
+
+def _waiting_for_signals(pid: int) -> str | None:
+    """signal.pause() and its kind return after any handler ran, ours included."""
+    from mpdoctor.collect.waits import SIGNAL_WAITS, read_threads
+
+    for wait in read_threads(pid, full=False):
+        if wait.syscall in SIGNAL_WAITS:
+            return wait.syscall
     return None
 
 
@@ -173,18 +231,32 @@ def _read_from(path: Path, offset: int) -> str:
 
 
 class _session_lock:
-    """An exclusive flock on `<dir>/.lock` (released when the descriptor closes)."""
+    """An exclusive flock on `<dir>/.lock` (released when the descriptor closes), waited for
+    until a deadline only: a stuck `inspect` must never freeze the monitor."""
 
     def __init__(self, directory: Path):
         self.path = directory / ".lock"
         self.fd = -1
 
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+    def acquire(self, deadline: float) -> bool:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self.release()
+                    return False
+                time.sleep(0.005)
 
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-fA-F]+)")

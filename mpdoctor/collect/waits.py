@@ -22,13 +22,15 @@ _X86_64 = {
     0: "read", 1: "write", 7: "poll", 17: "pread64", 19: "readv", 20: "writev", 23: "select",
     34: "pause", 35: "nanosleep", 42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom",
     46: "sendmsg", 47: "recvmsg", 61: "wait4", 202: "futex", 230: "clock_nanosleep",
-    232: "epoll_wait", 247: "waitid", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
+    128: "rt_sigtimedwait", 130: "rt_sigsuspend", 232: "epoll_wait", 247: "waitid",
+    270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
     288: "accept4", 441: "epoll_pwait2",
 }  # fmt: skip
 _AARCH64 = {
     22: "epoll_pwait", 63: "read", 64: "write", 65: "readv", 66: "writev", 67: "pread64",
     72: "pselect6", 73: "ppoll", 95: "waitid", 98: "futex", 101: "nanosleep",
-    115: "clock_nanosleep", 202: "accept", 203: "connect", 206: "sendto", 207: "recvfrom",
+    115: "clock_nanosleep", 133: "rt_sigsuspend", 137: "rt_sigtimedwait", 202: "accept",
+    203: "connect", 206: "sendto", 207: "recvfrom",
     211: "sendmsg", 212: "recvmsg", 242: "accept4", 260: "wait4", 441: "epoll_pwait2",
 }  # fmt: skip
 SYSCALL_TABLES = {"x86_64": _X86_64, "amd64": _X86_64, "aarch64": _AARCH64, "arm64": _AARCH64}
@@ -36,6 +38,8 @@ SYSCALL_TABLES = {"x86_64": _X86_64, "amd64": _X86_64, "aarch64": _AARCH64, "arm
 _FD_CALLS = {"read", "write", "readv", "writev", "pread64", "recvfrom", "sendto", "recvmsg",
              "sendmsg", "accept", "accept4", "connect"}  # fmt: skip
 _SLEEPS = {"nanosleep", "clock_nanosleep", "pause"}
+# Waiting for a signal (signal.pause(), sigwait): any signal ends it, the stack signal too.
+SIGNAL_WAITS = {"pause", "rt_sigsuspend", "rt_sigtimedwait"}
 _FUTEX_PRIVATE = 128
 _FUTEX_CMD_MASK = 0x7F  # without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
 _FUTEX_WAITS = {0: "wait", 9: "wait_bitset", 6: "lock_pi", 11: "wait_requeue_pi"}
@@ -53,12 +57,18 @@ class ThreadWait:
     fd: int | None = None  # read / write / recv / send / accept / connect
     waits_for_pid: int | None = None  # wait4 / waitid: the awaited pid (-1: any child)
     futex: str | None = None  # "wait private", "wait shared", "lock_pi shared"...
+    futex_addr: int | None = None  # the futex word's address (a shared one: which mapping)
     timed: bool | None = None  # the call returns by itself (timeout, WNOHANG); None: unknown
 
     @property
     def blocked(self) -> bool:
         """Asleep in a call that waits on something (not running, not a plain sleep)."""
-        return self.state in ("S", "D") and self.syscall not in (None, "running", *_SLEEPS)
+        return self.state in ("S", "D") and self.syscall not in (
+            None,
+            "running",
+            *_SLEEPS,
+            *SIGNAL_WAITS,
+        )
 
 
 def syscall_table(machine: str | None = None) -> dict[int, str]:
@@ -96,6 +106,7 @@ def decode(wait: ThreadWait) -> ThreadWait:
         op = args[1]
         kind = _FUTEX_WAITS.get(op & _FUTEX_CMD_MASK, f"op{op & _FUTEX_CMD_MASK}")
         wait.futex = f"{kind} {'private' if op & _FUTEX_PRIVATE else 'shared'}"
+        wait.futex_addr = args[0]
         wait.timed = args[3] != 0  # a timespec pointer: acquire(timeout=...)
     elif name in ("poll", "ppoll") and len(args) >= 3:
         # poll: timeout in ms (-1: none); ppoll: a timespec pointer (NULL: none)
@@ -168,3 +179,33 @@ def _read(path: str) -> bytes | None:
 def _read_text(path: str) -> str | None:
     data = _read(path)
     return None if data is None else data.decode("ascii", "replace").strip()
+
+
+def mapping_of(pid: int, address: int) -> str | None:
+    """The shared object holding `address` in `pid`, as "device inode" (the same in every
+    process that maps it, whatever the address), from /proc/PID/maps; None if anonymous or
+    unreadable."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            for line in maps:
+                span, _perms, _offset, device, inode = line.split(None, 5)[:5]
+                start, _, end = span.partition(b"-")
+                if int(start, 16) <= address < int(end, 16):
+                    return None if inode == b"0" else f"{device.decode()} {inode.decode()}"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def mapped_objects(pid: int) -> set[str]:
+    """Every shared object `pid` maps ("device inode"), from /proc/PID/maps."""
+    found = set()
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            for line in maps:
+                fields = line.split(None, 5)
+                if len(fields) >= 5 and fields[4] != b"0" and fields[1][3:4] == b"s":
+                    found.add(f"{fields[3].decode()} {fields[4].decode()}")
+    except (OSError, ValueError):
+        pass
+    return found

@@ -217,6 +217,8 @@ class ThreadState:
     fd: int | None = None
     waits_for_pid: int | None = None
     futex: str | None = None
+    futex_addr: int | None = None
+    futex_mapping: str | None = None  # a shared futex: the object it lives in ("dev inode")
     timed: bool | None = None  # True: returns by itself; None: no timeout of its own (fd I/O)
     blocked: bool = False
 
@@ -232,6 +234,7 @@ class PipeState:
     readers: list[tuple[int, int]] = field(default_factory=list)  # (pid, fd) of read ends
     writers: list[tuple[int, int]] = field(default_factory=list)
     queued: int | None = None  # bytes in the pipe (FIONREAD through a read end)
+    external: bool = False  # a process outside the tree holds an end (mpdoctor's own stdio)
 
 
 @dataclass
@@ -260,6 +263,11 @@ class HangSnapshot:
     ended: bool = False  # the hang lasted until the end of the run (stopped, timeout, Ctrl-C)
     # (file, line) -> source text, around the program's innermost frame of each stack
     sources: dict[tuple[str, int], str] = field(default_factory=dict)
+    unreadable_fds: set[int] = field(default_factory=set)  # pids whose descriptors are hidden
+    catches: dict[int, list[int]] = field(default_factory=dict)  # pid -> signals it handles
+    # a shared futex's object ("dev inode") -> the pids that map it (who might release it)
+    sharers: dict[str, set[int]] = field(default_factory=dict)
+    stack_signal: int | None = None  # the probe's (a handler that never ends a wait)
 
     def stack_of(self, pid: int, tid: int) -> ThreadStack | None:
         return next((s for s in self.stacks.get(pid, []) if s.tid == tid), None)

@@ -1,10 +1,9 @@
 """Waits that can never end, proven from the hang snapshot and the run's evidence (pure).
 
-"Proven" means every thread that could release the wait is itself in an untimed wait inside
-the cycle: a timed wait, a sleeping or running thread, a thread whose system call ptrace rules
-hid, or a process without a readable /proc never qualifies. The one piece of knowledge added
-is multiprocessing's own: Pool's worker-handler thread wakes every 0.1 s only to replace dead
-workers, so it can never deliver a result.
+`waitgraph.stuck` gives the threads whose wait can never end (every thread that could release
+it is itself stuck: see there what counts). The one piece of knowledge added is
+multiprocessing's own: Pool's worker-handler thread only replaces dead workers, so it never
+delivers a result (`inert_threads`).
 
 Each function returns what it proved; the rules (`rules/join_deadlock.py`, ...) word it, and
 the monitor stops the program when any of them holds for about a second (`proven_hangs`).
@@ -23,7 +22,14 @@ from mpdoctor.diagnose.evidence import (
     ThreadState,
 )
 from mpdoctor.diagnose.tracebacks import is_library, user_frame
-from mpdoctor.diagnose.waitgraph import JoinCycle, OrphanedRead, join_before_drain, orphaned_reads
+from mpdoctor.diagnose.waitgraph import (
+    JoinCycle,
+    OrphanedRead,
+    join_before_drain,
+    orphaned_reads,
+    stuck,
+    waited_child,
+)
 from mpdoctor.model import Frame
 
 _POOL_WAITS = {"get", "wait", "map", "starmap", "next", "__next__"}
@@ -99,12 +105,43 @@ def proven_hangs(evidence: Evidence) -> ProvenHangs:
     snap = evidence.hang
     if snap is None:
         return ProvenHangs()
+    joins = current_joins(snap, evidence)
+    members = stuck(snap, joins, inert_threads(snap))
     return ProvenHangs(
-        joins=join_before_drain(snap, current_joins(snap, evidence)),
-        orphaned=orphaned_reads(snap),
-        pools=pool_waits(snap, evidence),
-        forked_locks=forked_locks(snap, evidence),
+        joins=join_before_drain(snap, members, joins),
+        orphaned=orphaned_reads(snap, members),
+        pools=pool_waits(snap, evidence, members),
+        forked_locks=forked_locks(snap, evidence, members, joins),
     )
+
+
+def inert_threads(snap: HangSnapshot) -> set[tuple[int, int]]:
+    """Pool's worker-handler threads: whatever they do, they never deliver a task or a result
+    (they replace dead workers; CPython's spins once the result handler died). Known by the
+    innermost frame of pool.py on their stack (a worker forked by that thread has its frames
+    further down, under `worker()`)."""
+    inert = set()
+    for pid, stacks in snap.stacks.items():
+        for stack in stacks:
+            first = next((f for f in stack.frames if f.file.endswith(_POOL_PY)), None)
+            if stack.tid is not None and first is not None and first.function in _HOUSEKEEPING:
+                inert.add((pid, stack.tid))
+    return inert
+
+
+_POOL_PY = "multiprocessing/pool.py"
+_HOUSEKEEPING = {
+    "_handle_workers",
+    "_wait_for_updates",
+    "_maintain_pool",
+    "_join_exited_workers",
+    "_repopulate_pool",
+    "_repopulate_pool_static",
+}
+
+
+def _in_pool(frame: Frame, function: str) -> bool:
+    return frame.file.endswith("multiprocessing/pool.py") and frame.function == function
 
 
 def current_joins(snap: HangSnapshot, evidence: Evidence) -> dict[tuple[int, int], int]:
@@ -144,56 +181,53 @@ def main_thread(snap: HangSnapshot, pid: int) -> Blocked | None:
     return blocked(snap, pid, thread) if thread is not None else None
 
 
-def pool_waits(snap: HangSnapshot, evidence: Evidence) -> list[PoolWait]:
+def pool_waits(
+    snap: HangSnapshot, evidence: Evidence, members: set[tuple[int, int]]
+) -> list[PoolWait]:
+    """A pool owner's main thread stuck waiting for a result, and why no result can come."""
     found = []
     for pid in snap.threads:
         waiter = main_thread(snap, pid)
-        if waiter is None or not waiter.thread.waits_untimed:
+        if waiter is None or (pid, pid) not in members:
             continue
         if not waiter.runs("multiprocessing/pool.py", _POOL_WAITS):
             continue
         pools = [p for p in evidence.pools if p.owner_pid == pid and p.kind == "Pool"]
-        if not pools:
-            continue
-        found.extend(_pool_wait(snap, evidence, waiter, pools))
+        wait = _pool_wait(snap, evidence, waiter, pools) if pools else None
+        if wait is not None:
+            found.append(wait)
     return found
+
+
+_HANDLERS = {"_handle_workers", "_handle_tasks", "_handle_results"}
 
 
 def _pool_wait(
     snap: HangSnapshot, evidence: Evidence, waiter: Blocked, pools: list[PoolEvidence]
-) -> list[PoolWait]:
+) -> PoolWait | None:
     threads = [blocked(snap, waiter.pid, t) for t in snap.threads[waiter.pid]]
+    if any(t.stack is None for t in threads):
+        return None  # a thread we cannot name might be the one delivering
+    handlers = {f.function for t in threads for f in t.frames if f.function in _HANDLERS}
     terminated = [p for p in pools if p.ended_how == "terminate"]
-    open_pools = [p for p in pools if p.ended_s is None]
-    if terminated and not open_pools and all(t.thread.waits_untimed for t in threads):
+    if not handlers and terminated:
         # terminate() ended the pool's threads: nothing in this process can set a result
-        return [PoolWait("terminated", waiter, max(terminated, key=lambda p: p.ended_s or 0))]
-    if len(open_pools) != 1 or any(t.stack is None for t in threads):
-        return []
+        return PoolWait("terminated", waiter, max(terminated, key=lambda p: p.ended_s or 0))
+    open_pools = [p for p in pools if p.ended_how != "terminate"]
+    if len(open_pools) != 1 or not handlers:
+        return None
     pool = open_pools[0]
-    helpers = [t for t in threads if t.thread.tid != waiter.pid]
-    if not any(t.runs("multiprocessing/pool.py", {"_handle_results"}) for t in helpers):
-        if all(t.thread.waits_untimed or _pool_housekeeping(t) for t in helpers):
-            return [PoolWait("no-result-handler", waiter, pool)]
-        return []
+    if "_handle_results" not in handlers:
+        return PoolWait("no-result-handler", waiter, pool)
     dead = _dead_workers(evidence, pool)
-    if not dead:
-        return []
-    if not all(t.thread.waits_untimed or _pool_housekeeping(t) for t in helpers):
-        return []
     workers = [
         p
         for p in evidence.processes.values()
         if p.pool_id == pool.pool_id and p.key.pid in snap.threads and p.state != "zombie"
     ]
-    if not workers or not all(_idle(snap, w.key.pid) for w in workers):
-        return []
-    return [PoolWait("lost-task", waiter, pool, dead)]
-
-
-def _pool_housekeeping(thread: Blocked) -> bool:
-    """Pool's worker handler: a timed loop that only replaces dead workers."""
-    return thread.runs("multiprocessing/pool.py", {"_handle_workers"})
+    if dead and workers and all(_waits_for_work(snap, w.key.pid) for w in workers):
+        return PoolWait("lost-task", waiter, pool, dead)
+    return None
 
 
 def _dead_workers(evidence: Evidence, pool: PoolEvidence) -> list[ProcessEvidence]:
@@ -206,22 +240,41 @@ def _dead_workers(evidence: Evidence, pool: PoolEvidence) -> list[ProcessEvidenc
     ]
 
 
-def _idle(snap: HangSnapshot, pid: int) -> bool:
-    threads = snap.threads.get(pid, [])
-    return bool(threads) and all(t.readable and t.waits_untimed for t in threads)
+def _waits_for_work(snap: HangSnapshot, pid: int) -> bool:
+    """A pool worker idle in its loop: no frame of the program's inside its `worker()` (a
+    forked worker's stack also holds the frames that started it, below `worker()`)."""
+    stack = next((s for s in snap.stacks.get(pid, []) if s.tid == pid), None)
+    if stack is None:
+        return False
+    for frame in stack.frames:  # innermost first
+        if _in_pool(frame, "worker"):
+            return True
+        if not is_library(frame.file):
+            return False  # running (or blocked in) a task
+    return False
 
 
-def forked_locks(snap: HangSnapshot, evidence: Evidence) -> list[ForkedLock]:
+def forked_locks(
+    snap: HangSnapshot,
+    evidence: Evidence,
+    members: set[tuple[int, int]],
+    joins: dict[tuple[int, int], int],
+) -> list[ForkedLock]:
+    """A forked child whose only thread is stuck on a private lock, while some thread waits
+    for that child without a timeout (otherwise the program goes on without it)."""
+    awaited = {
+        child
+        for pid, threads in snap.threads.items()
+        for t in threads
+        if (pid, t.tid) in members and (child := waited_child(t, pid, joins)) is not None
+    }
     found = []
     for pid, threads in snap.threads.items():
         child = live_process(evidence, pid)
         if child is None or not child.threads_at_fork or child.threads_at_fork < 2:
             continue
-        if len(threads) != 1 or not threads[0].readable:
+        if len(threads) != 1 or pid not in awaited or (pid, threads[0].tid) not in members:
             continue
-        thread = threads[0]
-        if thread.syscall != "futex" or not (thread.futex or "").endswith("private"):
-            continue
-        if thread.waits_untimed:  # a private lock in a one-thread process: nobody can free it
-            found.append(ForkedLock(child, blocked(snap, pid, thread)))
+        if threads[0].syscall == "futex":
+            found.append(ForkedLock(child, blocked(snap, pid, threads[0])))
     return found

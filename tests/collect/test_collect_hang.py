@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mpdoctor.collect.hang import snapshot
-from mpdoctor.diagnose.waitgraph import join_before_drain, orphaned_reads
+from mpdoctor.diagnose.waitgraph import join_before_drain, orphaned_reads, stuck
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -52,11 +52,12 @@ def test_join_before_drain_is_a_proven_cycle(method) -> None:
     proc, child = _stalled(code)
     try:
         snap = snapshot([proc.pid, child])
-        [cycle] = join_before_drain(snap)
+        members = stuck(snap)
+        [cycle] = join_before_drain(snap, members)
         assert (cycle.joiner, cycle.child) == (proc.pid, child)
         # full: a write that no longer fits blocks (FAILURES.md saw 62,029 B of 64 KiB)
         assert cycle.queued is not None and cycle.queued > 60_000
-        assert orphaned_reads(snap) == []
+        assert orphaned_reads(snap, members) == []
     finally:
         _end(proc)
 
@@ -65,9 +66,10 @@ def test_get_after_the_producer_died_is_an_orphaned_read() -> None:
     proc, _child = _stalled(TARGETS / "get_after_producer_died.py")
     try:
         snap = snapshot([proc.pid])
-        [read] = orphaned_reads(snap)
+        members = stuck(snap)
+        [read] = orphaned_reads(snap, members)
         assert read.pid == proc.pid
-        assert join_before_drain(snap) == []
+        assert join_before_drain(snap, members) == []
     finally:
         _end(proc)
 
@@ -90,6 +92,7 @@ def test_timed_waits_prove_nothing(code) -> None:
     proc, child = _stalled(code)
     try:
         snap = snapshot([proc.pid] + ([child] if child else []))
-        assert join_before_drain(snap) == [] and orphaned_reads(snap) == []
+        members = stuck(snap)
+        assert join_before_drain(snap, members) == [] and orphaned_reads(snap, members) == []
     finally:
         _end(proc)

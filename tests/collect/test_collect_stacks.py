@@ -211,3 +211,36 @@ def test_parse_dump_of_a_cut_stack_and_garbage() -> None:
     *_, last = parse_dump(text)
     assert last.truncated
     assert parse_dump("") == [] and parse_dump("no header\n") == []
+
+
+@pytest.mark.parametrize(
+    "wait, why",
+    [
+        ("signal.pause()", "waits for a signal"),
+        (
+            f"signal.pthread_sigmask(signal.SIG_BLOCK, {{{int(DEFAULT_STACK_SIGNAL)}}}); "
+            "time.sleep(60)",
+            "blocks signal",
+        ),
+    ],
+)
+def test_a_process_waiting_for_signals_is_never_sent_one(tmp_path, wait, why) -> None:
+    """signal.pause() returns after any handler ran (ours too); a blocked signal would stay
+    pending for a sigwait() to receive."""
+    code = (
+        "import multiprocessing, signal, time\n"
+        'print("ready", flush=True)\n'
+        f"{wait}\n"
+        'print("returned", flush=True)\n'
+    )
+    tree = Tree(tmp_path, code)
+    try:
+        assert tree.line() == "ready"
+        targets, _ = tree.wait_registered(1)
+        time.sleep(0.2)  # in its wait
+        result = take_stacks(targets, tree.session.stacks_dir)
+        assert result.stacks == {} and why in result.skipped[tree.proc.pid]
+        time.sleep(0.3)
+        assert tree.proc.poll() is None  # still in its wait: nothing ended it
+    finally:
+        tree.end()

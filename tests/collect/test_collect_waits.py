@@ -153,4 +153,4 @@ def test_lock_waits_timed_and_untimed() -> None:
 def test_gone_process_reads_as_nothing() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait(timeout=10)
-    assert read_threads(proc.pid) == [] and ends_of(proc.pid) == []
+    assert read_threads(proc.pid) == [] and ends_of(proc.pid) is None

@@ -135,27 +135,44 @@ def test_a_pool_with_a_handler_thread_left_is_not_terminated_proof() -> None:
     assert not proven_hangs(ev)
 
 
-def test_a_lost_task_links_the_hang_to_the_dead_worker() -> None:
+def _lost_task(worker_wait: ThreadState, worker_stack: ThreadStack) -> HangSnapshot:
     handler = stack(103, "Thread-1 (_handle_workers)",
                     (f"{STDLIB}/multiprocessing/pool.py", 522, "_handle_workers"))  # fmt: skip
     results = stack(105, "Thread-3 (_handle_results)",
                     (f"{STDLIB}/multiprocessing/pool.py", 579, "_handle_results"))  # fmt: skip
     tasks = stack(104, "Thread-2 (_handle_tasks)",
                   (f"{STDLIB}/multiprocessing/pool.py", 531, "_handle_tasks"))  # fmt: skip
-    snap = HangSnapshot(
+    return HangSnapshot(
         t_s=2.0,
         quiet_s=1.0,
         threads={
             100: [
                 ThreadState(100, "S", "futex", futex="wait_bitset private", blocked=True),
-                ThreadState(103, "S", "futex", futex="wait private", timed=True, blocked=True),
+                ThreadState(103, "S", "poll", timed=False, blocked=True),
                 ThreadState(104, "S", "futex", futex="wait private", blocked=True),
                 ThreadState(105, "S", "read", fd=7, blocked=True),
             ],
-            102: [ThreadState(102, "S", "read", fd=3, blocked=True)],
+            102: [worker_wait],
         },
-        stacks={100: [_pool_waiter(), handler, tasks, results]},
+        pipes=[
+            PipeState(6000, readers=[(100, 7)], writers=[(100, 8), (102, 8)]),  # results
+            PipeState(6001, readers=[(102, 3), (100, 3)], writers=[(100, 9)]),  # tasks
+        ],
+        stacks={100: [_pool_waiter(), handler, tasks, results], 102: [worker_stack]},
     )
+
+
+IDLE_WORKER = stack(
+    102,
+    "MainThread",
+    (f"{STDLIB}/multiprocessing/connection.py", 430, "_recv"),
+    (f"{STDLIB}/multiprocessing/queues.py", 367, "get"),
+    (f"{STDLIB}/multiprocessing/pool.py", 114, "worker"),
+)
+
+
+def test_a_lost_task_links_the_hang_to_the_dead_worker() -> None:
+    snap = _lost_task(ThreadState(102, "S", "read", fd=3, blocked=True), IDLE_WORKER)
     dead = proc(101, t=0.1, name="ForkPoolWorker-1", started_as="pool-worker", pool_id="100:1",
                 signal=9, ended_s=0.3)  # fmt: skip
     idle = proc(102, t=0.1, name="ForkPoolWorker-2", started_as="pool-worker", pool_id="100:1",
@@ -165,9 +182,15 @@ def test_a_lost_task_links_the_hang_to_the_dead_worker() -> None:
     [finding] = diagnose(ev)
     assert finding.id == "worker-died" and "waits at" in finding.message
     assert ("blocked", 9) in [(loc.role, loc.line) for loc in finding.locations]
-    busy = HangSnapshot(t_s=2.0, quiet_s=1.0, threads={**snap.threads, 102: [
-        ThreadState(102, "R", "running")]}, stacks=snap.stacks)  # fmt: skip
-    assert not proven_hangs(evidence(main, dead, idle, pools=[pool()], hang=busy))
+    # a worker still running, or blocked in something of the program's, may deliver yet
+    running = _lost_task(ThreadState(102, "R", "running"), IDLE_WORKER)
+    assert not proven_hangs(evidence(main, dead, idle, pools=[pool()], hang=running))
+    in_task = stack(102, "MainThread", (SCRIPT, 30, "task"),
+                    (f"{STDLIB}/multiprocessing/pool.py", 125, "worker"))  # fmt: skip
+    grandchild = _lost_task(ThreadState(102, "S", "wait4", waits_for_pid=110, timed=False,
+                                        blocked=True), in_task)  # fmt: skip
+    grandchild.threads[110] = [ThreadState(110, "R", "running")]
+    assert not proven_hangs(evidence(main, dead, idle, pools=[pool()], hang=grandchild))
 
 
 def test_a_forked_child_alone_on_a_private_lock_is_fork_with_threads() -> None:
@@ -241,3 +264,64 @@ def test_a_polling_loop_on_a_dead_producer_is_suspected() -> None:
     assert "no-progress" not in {f.id for f in diagnose(ev)}
     snap.sources = {(SCRIPT, 9): "time.sleep(0.1)"}  # a plain sleep: nothing to blame
     assert {f.id for f in diagnose(ev)} == {"no-progress", "process-crashed"}
+
+
+def _reader(extra_threads=(), **pipe_fields) -> HangSnapshot:
+    """The main process blocked reading a pipe only it writes to (Queue.get(), dead producer)."""
+    pipe = {"readers": [(100, 3)], "writers": [(100, 4)], "queued": 0, **pipe_fields}
+    return HangSnapshot(
+        t_s=2.0,
+        quiet_s=1.0,
+        threads={100: [ThreadState(100, "S", "read", fd=3, blocked=True), *extra_threads]},
+        pipes=[PipeState(7000, **pipe)],
+        ended=True,
+    )
+
+
+def _orphans(snap: HangSnapshot) -> list:
+    return proven_hangs(evidence(main_proc(state="sleeping", exit_code=None, ended_s=None),
+                                 hang=snap)).orphaned  # fmt: skip
+
+
+def test_a_read_whose_writer_is_outside_or_hidden_proves_nothing() -> None:
+    assert _orphans(_reader())  # the baseline: proven
+    # `tail -f log | mpdoctor run prog.py`: the writer is outside the tree
+    assert not _orphans(_reader(writers=[], external=True))
+    assert not _orphans(_reader(writers=[]))  # no writer at all: the read would see EOF
+    hidden = _reader(writers=[(100, 4), (120, 9)])
+    hidden.unreadable_fds = {120}
+    hidden.threads[120] = [ThreadState(120, "S", "read", fd=0, blocked=True)]
+    assert not _orphans(hidden)  # a process whose descriptors we cannot see might write
+
+
+def test_a_thread_that_can_still_act_releases_the_wait() -> None:
+    # a listener thread in accept() will put() on the queue the main thread reads
+    assert not _orphans(_reader([ThreadState(101, "S", "accept", fd=5, blocked=True)]))
+    # an asyncio loop in epoll, a lock shared with other processes, a hidden system call
+    assert not _orphans(_reader([ThreadState(101, "S", "epoll_wait", blocked=True)]))
+    assert not _orphans(_reader([ThreadState(101, "S", "futex", futex="wait shared",
+                                             blocked=True)]))  # fmt: skip
+    assert not _orphans(_reader([ThreadState(101, "S", None, readable=False)]))
+    # a thread of its own waiting on a private lock only the stuck reader could free: stuck
+    assert _orphans(_reader([ThreadState(101, "S", "futex", futex="wait private", blocked=True)]))
+
+
+def test_a_process_with_signal_handlers_is_never_proven_stuck() -> None:
+    snap = _reader()
+    snap.catches = {100: [2, 42]}  # Python's SIGINT handler and the stack signal
+    snap.stack_signal = 42
+    assert _orphans(snap)
+    snap.catches = {100: [2, 15, 42]}  # a SIGTERM handler may end any wait
+    assert not _orphans(snap)
+
+
+def test_a_join_whose_drain_thread_waits_on_a_busy_sibling_is_not_a_deadlock() -> None:
+    snap = join_before_drain()
+    drain = ThreadState(103, "S", "read", fd=9, blocked=True)
+    snap.threads[100].append(drain)  # reads B's results before draining the joined child
+    snap.threads[102] = [ThreadState(102, "R", "running")]  # B still working
+    snap.pipes.append(PipeState(5001, readers=[(100, 9)], writers=[(102, 4)]))
+    ev = evidence(main_proc(state="sleeping", exit_code=None, ended_s=None),
+                  proc(101, t=0.1, state="sleeping", exit_code=None),
+                  proc(102, t=0.1, state="running", exit_code=None), hang=snap)  # fmt: skip
+    assert not proven_hangs(ev)

@@ -200,9 +200,16 @@ def test_a_busy_program_stopped_by_the_timeout_shows_its_stacks_and_no_verdict(t
     assert any(t["stack"] for p in data["processes"] for t in p["threads"]), stderr
 
 
-@pytest.mark.parametrize("value", ["SIGKILL", "nosuch", "99999"])
+@pytest.mark.parametrize("value", ["SIGKILL", "SIGINT", "TERM", "nosuch", "99999", "SIGRTMIN+x"])
 def test_a_bad_stack_signal_is_a_usage_error(tmp_path, value) -> None:
     result = run_mpdoctor(["run", "--stack-signal", value, str(SAMPLES / "pool_map.py")])
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.startswith("mpdoctor:"), stderr
     assert "Traceback" not in stderr
+
+
+def test_a_stack_signal_by_name_with_an_offset(tmp_path) -> None:
+    result, data, stderr = _run(tmp_path, "--stack-signal", "SIGRTMIN+3",
+                                str(SAMPLES / "join_deadlock.py"))  # fmt: skip
+    assert result.returncode == 124, stderr
+    assert any(t["stack"] for p in data["processes"] for t in p["threads"]), stderr

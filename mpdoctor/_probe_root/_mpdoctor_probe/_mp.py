@@ -188,7 +188,15 @@ def _name_threads(threading) -> None:
         _thread_event(thread)
 
 
+_MAX_THREAD_EVENTS = 1000  # a server starting a thread per request must not fill the session
+_thread_events = 0
+
+
 def _thread_event(thread) -> None:
+    global _thread_events
+    if _thread_events >= _MAX_THREAD_EVENTS:
+        return
+    _thread_events += 1
     try:
         ident, tid = thread._ident, getattr(thread, "_native_id", None)
         if ident is not None and tid is not None:

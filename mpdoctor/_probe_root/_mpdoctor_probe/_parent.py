@@ -83,12 +83,16 @@ class _JoinWatch:
 
     def __init__(self, wait, join_code):
         self.wait, self.join_code = wait, join_code
+        self.last = None  # (child, thread): a join(timeout) polling loop is recorded once
 
     def __get__(self, popen, cls=None):
         if popen is not None and probe.on:
             try:
                 if sys._getframe(1).f_code is self.join_code:
-                    probe.emit("join", {"child": popen.pid, "ident": _thread_ident()})
+                    joining = (popen.pid, _thread_ident())
+                    if joining != self.last:
+                        self.last = joining
+                        probe.emit("join", {"child": joining[0], "ident": joining[1]})
             except Exception:
                 probe.disable()
         return self.wait if popen is None else self.wait.__get__(popen, cls)
