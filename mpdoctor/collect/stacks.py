@@ -13,7 +13,9 @@ A process is signalled only when all of these hold, checked just before the sign
 * the signal is still caught (SigCgt), and the probe has not seen the program install its own
   handler for it (`stacks-off`);
 * some thread does not block it, and no thread waits for a signal (`signal.pause()` returns
-  after any handler, ours included).
+  after any handler, ours included);
+* no thread is running: faulthandler reads the other threads' frames without the GIL, and a
+  thread changing them meanwhile can crash the process (seen on 3.13). A stalled tree sleeps.
 The signal goes through a pidfd opened before these checks: a pid reused meanwhile is never hit.
 Anything else is left alone: a default action for a real-time signal is to terminate.
 
@@ -136,12 +138,30 @@ def refusal(target: StackTarget) -> str | None:
         return "its descriptors cannot be read"
     if not signal_caught(target.pid, target.signal):
         return f"signal {target.signal} is no longer caught"
+    if _running(target.pid):
+        return "a thread is running: dumping a running thread's stack could crash the process"
     if _blocked_everywhere(target.pid, target.signal):
         return f"every thread blocks signal {target.signal} (it may be waiting for signals)"
     waiting = _waiting_for_signals(target.pid)
     if waiting:
         return f"a thread waits for a signal ({waiting}): the stack signal would end that wait"
     return None
+
+
+def _running(pid: int) -> bool:
+    """Some thread is on a CPU. faulthandler reads every thread's frames without the GIL: a
+    thread changing its frames meanwhile can crash the process (seen on 3.13 with a Pool's
+    spinning worker handler). Only a process whose threads all sleep is dumped."""
+    try:
+        tids = os.listdir(f"{PROC}/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        stat = _read(f"{PROC}/{pid}/task/{tid}/stat") or b""
+        state = stat[stat.rfind(b")") + 2 :][:1]
+        if state == b"R":
+            return True
+    return False
 
 
 def _blocked_everywhere(pid: int, signum: int) -> bool:
