@@ -22,8 +22,9 @@ from mpdoctor.diagnose.evidence import Evidence, HangSnapshot
 QUIET_S = 0.25  # quiet this long before looking at what the threads wait on
 HOLD_S = 0.6  # the same untimed waits this long before asking for a proof
 TURN_S = 0.25  # the monitor's loop turns at least this often
-# A busy tree can hang too (CPython's Pool spins its worker handler once its result handler
-# died): it is looked at once a second, and examined at most once per BUSY_EXAMINE_S.
+# Part of a busy tree can hang (two processes deadlocked while a third computes): it is looked
+# at once a second, and examined at most once per BUSY_EXAMINE_S. Running processes get no
+# stack signal (collect/stacks.py), so a proof that needs their stacks cannot be made.
 BUSY_LOOK_S = 1.0
 SETTLED_LOOK_S = 0.5  # quiet, and its waits already found unproven
 BUSY_HOLD_S = 2.0
