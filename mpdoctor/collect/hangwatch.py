@@ -52,17 +52,13 @@ class HangWatch:
         self._examined: frozenset = frozenset()  # the last waits found not proven
         self._look_s = self._busy_examine_s = float("-inf")
         self.reported_stall: HangSnapshot | None = None  # the interim report's snapshot
-        self.last: HangSnapshot | None = None  # the latest full snapshot (with stacks)
-        self.stalls: list[tuple[float, float]] = []  # (start, length) of reported stalls
 
     def observe(self, now_s: float, pids: list[int], cpu_s: float) -> bool:
         """Feed one reading; True when the tree progressed."""
         activity = Activity(frozenset(pids), cpu_s, self.event_bytes.total(pids))
-        quiet = self.progress.quiet_for(now_s)
         progressed = self.progress.observe(now_s, activity)
-        if progressed and self.reported_stall is not None:
-            self.stalls.append((round(now_s - quiet, 1), round(quiet, 1)))
-            self.reported_stall = None
+        if progressed:
+            self.reported_stall = None  # the next stall is reported again
         return progressed
 
     def turn(self, now_s: float, pids: list[int], cpu_s: float) -> Evidence | None:
@@ -127,7 +123,6 @@ class HangWatch:
         snap.quiet_s, snap.reason = round(quiet, 1), reason
         snap.stack_signal = self.stack_signal
         add_stacks(snap, self.session_path, stacks_of)
-        self.last = snap
         return snap
 
 
