@@ -148,8 +148,8 @@ def _open_session(session: str) -> bool:
         return False
 
 
-def _ticks():
-    """Start time in clock ticks since boot (field 22 of /proc/self/stat), None off Linux."""
+def _self_stat(field):
+    """Field `field` of /proc/self/stat, numbered as proc(5) does; None off Linux."""
     try:
         fd = os.open("/proc/self/stat", os.O_RDONLY)
     except OSError:
@@ -159,7 +159,12 @@ def _ticks():
     finally:
         os.close(fd)
     # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return int(data[data.rindex(b")") + 2 :].split()[19])
+    return int(data[data.rindex(b")") + 2 :].split()[field - 3])
+
+
+def _ticks():
+    """Start time in clock ticks since boot (field 22), None off Linux."""
+    return _self_stat(22)
 
 
 def _open(forked: bool) -> bool:
@@ -298,16 +303,8 @@ def _before_fork() -> None:
 
 
 def _native_threads():
-    """Field 20 of /proc/self/stat (None off Linux)."""
-    try:
-        fd = os.open("/proc/self/stat", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    finally:
-        os.close(fd)
-    return int(data[data.rindex(b")") + 2 :].split()[17])
+    """Threads of this process, native ones included (field 20), None off Linux."""
+    return _self_stat(20)
 
 
 def _after_fork_child() -> None:
