@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from measure import median  # noqa: E402
+from measure import _kill_session, median  # noqa: E402
 from run import machine  # noqa: E402
 
 from mpdoctor.collect.events import read_events  # noqa: E402
@@ -237,15 +237,6 @@ class Tree:
             return False
         into.py_spy.append(wall)
         return True
-
-
-def _kill_session(sid: int) -> None:
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid != os.getpid() and os.getsid(proc.pid) == sid:
-                proc.kill()
-        except (OSError, psutil.Error):
-            continue
 
 
 def _await_session_gone(sid: int, timeout: float = 10.0) -> None:

@@ -21,6 +21,7 @@ from mpdoctor.diagnose.evidence import (
     ThreadStack,
     ThreadState,
 )
+from mpdoctor.diagnose.family import process_at
 from mpdoctor.diagnose.tracebacks import is_library, user_frame
 from mpdoctor.diagnose.waitgraph import (
     JoinCycle,
@@ -169,11 +170,20 @@ def blocked(snap: HangSnapshot, pid: int, thread: ThreadState) -> Blocked:
 
 
 def live_process(evidence: Evidence, pid: int) -> ProcessEvidence | None:
-    """The process with this pid that was alive when the snapshot was taken."""
-    candidates = [
-        p for p in evidence.processes.values() if p.key.pid == pid and p.state != "zombie"
-    ]
-    return max(candidates, key=lambda p: p.key.create_time, default=None)
+    """The process that had this pid when the snapshot was taken, unless it was a zombie."""
+    proc = process_at(evidence, pid, evidence.hang.t_s if evidence.hang else None)
+    return proc if proc is not None and proc.state != "zombie" else None
+
+
+def pool_waiter(evidence: Evidence, kind: str, pool_id: str | None = None) -> Blocked | None:
+    """The pool owner's thread stuck waiting for a result that `kind` says cannot come
+    (lost-task, no-result-handler, terminated), for `pool_id` when given."""
+    if evidence.hang is None:
+        return None
+    for wait in proven_hangs(evidence).pools:
+        if wait.kind == kind and (pool_id is None or wait.pool.pool_id == pool_id):
+            return wait.waiter
+    return None
 
 
 def main_thread(snap: HangSnapshot, pid: int) -> Blocked | None:

@@ -11,9 +11,10 @@ so the class and its `__init__` are named.
 from __future__ import annotations
 
 from mpdoctor.diagnose.evidence import Evidence, PicklingEvidence
+from mpdoctor.diagnose.hangs import pool_waiter
 from mpdoctor.diagnose.pickling import member_lines
 from mpdoctor.diagnose.roles import classify
-from mpdoctor.diagnose.wording import plural
+from mpdoctor.diagnose.wording import location, plural, where
 from mpdoctor.model import Finding, Hint, Location
 
 RULE_ID = "unpicklable-exception"
@@ -41,16 +42,6 @@ def check(evidence: Evidence) -> list[Finding]:
     return [_finding(name, group, evidence) for name, group in groups.items()]
 
 
-def _waiting_owner(evidence: Evidence):
-    """A pool owner's thread waiting for results after its result handler died (hang snapshot)."""
-    if evidence.hang is None:
-        return None
-    from mpdoctor.diagnose.hangs import proven_hangs
-
-    waits = proven_hangs(evidence).pools
-    return next((w.waiter for w in waits if w.kind == "no-result-handler"), None)
-
-
 def _finding(name: str, group: list[PicklingEvidence], evidence: Evidence) -> Finding:
     first = group[0]
     raised = first.raised
@@ -68,15 +59,15 @@ def _finding(name: str, group: list[PicklingEvidence], evidence: Evidence) -> Fi
         f"{why}. {effect}."
     )
     locations = []
-    stuck = _waiting_owner(evidence)
+    stuck = pool_waiter(evidence, "no-result-handler")
     if stuck is not None:
-        where_ = stuck.user_frame
+        blocked_at = stuck.user_frame
         message += (
-            f" pid {stuck.pid} waits{f' at {where_.file}:{where_.line}' if where_ else ''} "
-            "for a result of that pool; its result handler thread is gone."
+            f" pid {stuck.pid} waits{f' at {where(blocked_at)}' if blocked_at else ''} for a "
+            "result of that pool; its result handler thread is gone."
         )
-        if where_ is not None:
-            locations.append(Location("blocked", where_.file, where_.line, stuck.pid))
+        if blocked_at is not None:
+            locations.append(location("blocked", blocked_at, stuck.pid))
     if raised is not None:
         at = raised.init_at or raised.defined
         if at is not None and at.line is not None:

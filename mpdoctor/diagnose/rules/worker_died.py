@@ -23,6 +23,7 @@ from mpdoctor.diagnose.exits import (
     kill_location,
 )
 from mpdoctor.diagnose.family import label, parent_of, pool_of, short_label, start_location
+from mpdoctor.diagnose.hangs import pool_waiter
 from mpdoctor.diagnose.roles import classify, classify_all
 from mpdoctor.diagnose.signals import SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type
@@ -122,7 +123,7 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     killed = kill_location(first, death)
     if killed is not None:
         locations.append(killed)
-    stuck = _lost_task_wait(pool, evidence)
+    stuck = pool_waiter(evidence, "lost-task", pool.pool_id) if pool is not None else None
     if stuck is not None:
         at = stuck.user_frame
         message += (
@@ -144,22 +145,6 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
         locations=locations,
         evidence=lines,
         hint=HINT,
-    )
-
-
-def _lost_task_wait(pool: PoolEvidence | None, evidence: Evidence):
-    """The owner's thread that waits forever for the dead worker's task (hang snapshot)."""
-    if pool is None or evidence.hang is None:
-        return None
-    from mpdoctor.diagnose.hangs import proven_hangs
-
-    return next(
-        (
-            w.waiter
-            for w in proven_hangs(evidence).pools
-            if w.kind == "lost-task" and w.pool.pool_id == pool.pool_id
-        ),
-        None,
     )
 
 
