@@ -69,6 +69,12 @@ class ProcessInfo:
     wait: Wait | None = None
     probed: bool = False  # the probe registered in this process
     python: str | None = None  # interpreter version, when the probe ran
+    # `mpdoctor inspect` only (a live tree): CPU% of one core over the inspection's interval,
+    # resident memory now, threads now, seconds since the process started
+    cpu_percent: float | None = None
+    rss_bytes: int | None = None
+    num_threads: int | None = None
+    age_s: float | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ no finer than a millisecond).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from mpdoctor import __version__
@@ -59,6 +59,21 @@ def build_report(
         findings=[_redacted(finding) for finding in findings],
         notes=_unique([*evidence.notes, *notes]),
     )
+
+
+def add_live_figures(report: Report, figures: Mapping[tuple[int, float], object]) -> Report:
+    """`mpdoctor inspect`: each live process's CPU%, RSS, threads and age, from `figures`
+    keyed by (pid, create_time) (objects with those four attributes)."""
+    for info in report.processes:
+        live = figures.get((info.pid, info.create_time))
+        if live is None:
+            continue
+        info.cpu_percent = live.cpu_percent  # type: ignore[attr-defined]
+        info.rss_bytes = live.rss_bytes  # type: ignore[attr-defined]
+        info.num_threads = live.num_threads  # type: ignore[attr-defined]
+        age = live.age_s  # type: ignore[attr-defined]
+        info.age_s = _round(age, _TIME_DIGITS)
+    return report
 
 
 def _process(proc: ProcessEvidence, role: str) -> ProcessInfo:

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
 
 from mpdoctor import __version__
 from mpdoctor.cli import check as check_cmd
+from mpdoctor.cli import inspect as inspect_cmd
 from mpdoctor.cli import report as report_cmd
 from mpdoctor.cli import run as run_cmd
 from mpdoctor.cli.argv import COMMAND_FLAG, split_run_argv
@@ -50,10 +51,13 @@ def _root(
 app.command("run", **run_cmd.COMMAND_SETTINGS)(run_cmd.run)
 app.command("report")(report_cmd.report)
 app.command("check", **check_cmd.COMMAND_SETTINGS)(check_cmd.check)
+app.command("inspect", **inspect_cmd.COMMAND_SETTINGS)(inspect_cmd.inspect)
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:
     """Apply Python's "the rest belongs to the program" rule to `mpdoctor run` and `check`."""
+    if argv and argv[0] == "inspect":
+        return ["inspect", *inspect_cmd.prepare_argv(argv[1:])]
     if not argv or argv[0] not in ("run", "check"):
         return argv
     run_click = typer.main.get_command(app).commands[argv[0]]  # type: ignore[attr-defined]

@@ -97,10 +97,10 @@ def decode(wait: ThreadWait) -> ThreadWait:
         wait.fd = _signed(args[0])
         wait.timed = None  # a blocking descriptor has no timeout of its own
     elif name == "wait4" and len(args) >= 4:
-        wait.waits_for_pid = _signed(args[0])
+        wait.waits_for_pid = _signed(args[0], 32)  # pid_t: -1 is 0xffffffff
         wait.timed = bool(args[2] & _WNOHANG)
     elif name == "waitid" and len(args) >= 4:
-        wait.waits_for_pid = _signed(args[1]) if args[0] == 1 else -1  # P_PID
+        wait.waits_for_pid = _signed(args[1], 32) if args[0] == 1 else -1  # P_PID
         wait.timed = bool(args[3] & _WNOHANG)
     elif name == "futex" and len(args) >= 4:
         op = args[1]

@@ -23,6 +23,7 @@ from rich.tree import Tree
 from mpdoctor.model import Finding, ProcessInfo, Report
 from mpdoctor.render.formatting import (
     abnormal,
+    age_text,
     display_path,
     display_paths_in,
     exit_text,
@@ -139,6 +140,27 @@ def _header(report: Report) -> Table:
     return grid
 
 
+def process_tree(report: Report, new: set[int] | frozenset[int] = frozenset()) -> Tree:
+    """The report's process tree alone (`inspect --watch`); pids in `new` are marked."""
+    tree = _process_tree(report.processes, report.findings, report.environment.platform)
+    if new:
+        _mark_new(tree, new)
+    return tree
+
+
+def _mark_new(node: Tree, new: set[int] | frozenset[int]) -> None:
+    for child in node.children:
+        label = child.label
+        if isinstance(label, Text) and _pid_of(label) in new:
+            label.append(" new", style="bold green")
+        _mark_new(child, new)
+
+
+def _pid_of(line: Text) -> int | None:
+    parts = line.plain.split(" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
 def _process_tree(processes: list[ProcessInfo], findings: list[Finding], platform: str) -> Tree:
     named: dict[int, list[Finding]] = {}
     for finding in findings:
@@ -175,6 +197,15 @@ def _process_line(proc: ProcessInfo, platform: str, findings: list[Finding]) -> 
     line.append(": ")
     state_style = "bold red" if abnormal(proc) else _STATE_STYLE.get(proc.state, "")
     line.append(exit_text(proc, platform), style=state_style)
+    details = _live_details(proc) if proc.age_s is not None else _run_details(proc)
+    if details:
+        line.append(", " + ", ".join(details), style="dim")
+    for finding in findings:  # ties the tree to the findings below
+        line.append(f" [{finding.id}]", style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+    return line
+
+
+def _run_details(proc: ProcessInfo) -> list[str]:
     details = []
     if proc.cpu_s is not None:
         details.append(f"cpu {proc.cpu_s:.2f} s")
@@ -182,11 +213,21 @@ def _process_line(proc: ProcessInfo, platform: str, findings: list[Finding]) -> 
         details.append(f"peak {human_bytes(proc.peak_rss_bytes)}")
     if (span := lifetime(proc)) is not None:
         details.append(span)
-    if details:
-        line.append(", " + ", ".join(details), style="dim")
-    for finding in findings:  # ties the tree to the findings below
-        line.append(f" [{finding.id}]", style=_SEVERITY_STYLE.get(finding.severity, "bold"))
-    return line
+    return details
+
+
+def _live_details(proc: ProcessInfo) -> list[str]:
+    """`mpdoctor inspect`: what the process does now."""
+    details = []
+    if proc.cpu_percent is not None:
+        details.append(f"cpu {proc.cpu_percent:.0f}%")
+    if proc.rss_bytes is not None:
+        details.append(f"rss {human_bytes(proc.rss_bytes)}")
+    if proc.num_threads is not None:
+        details.append(f"{proc.num_threads} thread{'s' if proc.num_threads != 1 else ''}")
+    if proc.age_s is not None:
+        details.append(f"age {age_text(proc.age_s)}")
+    return details
 
 
 def _findings_heading(findings: list[Finding]) -> Text:

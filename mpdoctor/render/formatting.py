@@ -49,6 +49,22 @@ def seconds(t: float) -> str:
     return f"{t:.2f} s"
 
 
+def age_text(t: float) -> str:
+    """ "0.4 s", "42 s", "3m05s", "2h03m", "3d04h": how long a live process has run."""
+    if t < 10:
+        return f"{t:.1f} s"
+    if t < 60:
+        return f"{t:.0f} s"
+    minutes, secs = divmod(int(t), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
 def outcome_text(outcome: Outcome, platform: str) -> str:
     """ "exited with code 1 after 2.31 s", "killed by SIGKILL after 0.52 s"..."""
     after = f" after {seconds(outcome.duration_s)}"

@@ -29,7 +29,10 @@ MIN_QUIET_S = 1.0
 
 def check(evidence: Evidence) -> list[Finding]:
     snap = evidence.hang
-    if snap is None or snap.reason == "deadlock" or snap.quiet_s < MIN_QUIET_S:
+    if snap is None or snap.reason == "deadlock":
+        return []
+    inspected = snap.reason == "inspect"  # `mpdoctor inspect`: quiet over its whole interval
+    if snap.quiet_s <= 0 or (not inspected and snap.quiet_s < MIN_QUIET_S):
         return []  # a busy tree stopped by the timeout keeps its stacks, not this finding
     if proven_hangs(evidence):
         return []
@@ -48,10 +51,19 @@ def check(evidence: Evidence) -> list[Finding]:
             id=RULE_ID,
             severity="warning",
             certainty="suspected",
-            title=f"no progress for {snap.quiet_s:.0f} s",
+            title=(
+                f"no progress while mpdoctor looked ({snap.quiet_s:.2f} s)"
+                if inspected
+                else f"no progress for {snap.quiet_s:.0f} s"
+            ),
             message=(
-                f"No process of the tree used CPU, started, ended or wrote an event for "
-                f"{snap.quiet_s:.1f} s, and no cause could be proven. What each thread waits on:"
+                "No process of the tree used CPU, started, ended or wrote an event "
+                + (
+                    f"during the {snap.quiet_s:.1f} s mpdoctor looked at it"
+                    if inspected
+                    else f"for {snap.quiet_s:.1f} s"
+                )
+                + ", and no cause could be proven. What each thread waits on:"
             ),
             pids=pids,
             locations=locations,

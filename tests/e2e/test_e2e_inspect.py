@@ -1,0 +1,354 @@
+"""`mpdoctor inspect PID` on live trees it did not start: hung samples run with plain python,
+a tree started by `mpdoctor run` (probe stacks), the watch, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cli_support import ROOT, mpdoctor_argv, run_mpdoctor
+
+from mpdoctor.collect import pyspy
+from mpdoctor.render.json_report import report_schema
+
+sys.path.insert(0, str(ROOT / "tests" / "donoharm"))
+from sample_meta import read_sample
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc"),
+]
+
+SAMPLES = ROOT / "samples"
+HAS_PYSPY = pyspy.executable() is not None and pyspy.ptrace_refusal(os.getpid()) is None
+
+
+def _start(*argv: str) -> subprocess.Popen[bytes]:
+    """A program in its own session (killed as a group), as a user would have started it."""
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(ROOT),
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def _inspect(pid: int, *args: str, timeout: float = 30):
+    result = run_mpdoctor(["inspect", str(pid), *args], timeout=timeout)
+    return result, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+
+
+def _until(pid: int, finding: str, *args: str, within: float = 15.0):
+    """Inspect until `finding` shows (the hang forms a moment after the start); the last
+    result and its JSON."""
+    deadline = time.monotonic() + within
+    while True:
+        result, out, err = _inspect(pid, "--format", "json", *args)
+        assert result.returncode in (0, 1), err
+        data = json.loads(out)
+        if finding in {f["id"] for f in data["findings"]} or time.monotonic() > deadline:
+            return result, data
+        time.sleep(0.2)
+
+
+def _cited(data: dict) -> set[tuple[str, int, str]]:
+    return {(Path(loc["file"]).name, loc["line"], loc["role"])
+            for f in data["findings"] for loc in f["locations"]}  # fmt: skip
+
+
+def test_join_deadlock_of_a_plain_python_is_proven_from_outside() -> None:
+    sample = read_sample(SAMPLES / "join_deadlock.py")
+    proc = _start(sys.executable, str(sample.path))
+    try:
+        result, data = _until(proc.pid, "join-deadlock")
+        jsonschema.validate(data, report_schema())
+        assert result.returncode == 1
+        deadlock = [f for f in data["findings"] if f["id"] == "join-deadlock"]
+        assert deadlock and deadlock[0]["certainty"] == "proven", data["findings"]
+        assert data["outcome"]["status"] == "running"
+        root = data["processes"][0]
+        assert root["pid"] == proc.pid and root["role"] == "main"
+        assert root["age_s"] > 0 and root["num_threads"] >= 1 and root["rss_bytes"] > 0
+        assert root["cpu_percent"] is not None and root["wait"]["kind"] == "join"
+        assert [p["role"] for p in data["processes"][1:]] == ["fork-child"]
+        if HAS_PYSPY:
+            assert any(n.startswith("stacks: py-spy") for n in data["notes"]), data["notes"]
+            for line in sample.marked_lines:
+                assert (sample.path.name, line, "blocked") in _cited(data)
+        assert "ZeroDivisionError" not in json.dumps(data)
+    finally:
+        _kill(proc)
+
+
+def test_orphaned_wait_and_the_producer_s_exit_code_from_outside() -> None:
+    sample = read_sample(SAMPLES / "orphaned_wait.py")
+    proc = _start(sys.executable, str(sample.path))
+    try:
+        result, data = _until(proc.pid, "orphaned-wait")
+        jsonschema.validate(data, report_schema())
+        assert result.returncode == 1
+        ids = {f["id"]: f for f in data["findings"]}
+        assert ids["orphaned-wait"]["certainty"] == "proven"
+        # the producer is a zombie: its exit status, read from /proc, is named
+        assert "exited with code 1" in ids["orphaned-wait"]["message"]
+        states = {p["pid"]: p["state"] for p in data["processes"]}
+        assert "zombie" in states.values()
+        if HAS_PYSPY:
+            for line in sample.marked_lines:
+                assert (sample.path.name, line, "blocked") in _cited(data)
+    finally:
+        _kill(proc)
+
+
+def test_text_report_goes_to_stdout_with_the_tree_the_waits_and_the_remedy(tmp_path) -> None:
+    proc = _start(sys.executable, str(SAMPLES / "join_deadlock.py"))
+    report = tmp_path / "inspect.json"
+    try:
+        _until(proc.pid, "join-deadlock", "--no-stacks")
+        result, out, err = _inspect(proc.pid, "--color", "never", "--report", str(report))
+        assert result.returncode == 1, err
+        assert err == ""
+        assert f"main {proc.pid} " in out and "fork-child" in out
+        assert "join-deadlock" in out and "remediation" in out
+        assert "cpu " in out and "rss " in out and "age " in out
+        assert "\x1b[" not in out
+        saved = json.loads(report.read_text())
+        jsonschema.validate(saved, report_schema())
+        assert "join-deadlock" in {f["id"] for f in saved["findings"]}
+    finally:
+        _kill(proc)
+
+
+def test_a_stalled_tree_is_no_progress_a_warning_with_exit_0() -> None:
+    proc = _start(sys.executable, str(SAMPLES / "stalled_producer.py"))
+    try:
+        time.sleep(1.0)
+        result, out, err = _inspect(proc.pid, "--format", "json", "--interval", "0.3")
+        data = json.loads(out)
+        ids = {f["id"]: f for f in data["findings"]}
+        assert result.returncode == 0, err
+        assert ids.get("no-progress", {}).get("severity") == "warning", data["findings"]
+        assert "join-deadlock" not in ids and "orphaned-wait" not in ids
+    finally:
+        _kill(proc)
+
+
+def test_a_busy_tree_has_no_hang_finding_and_its_cpu_is_measured() -> None:
+    busy = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
+    proc = _start(sys.executable, "-c", busy)
+    try:
+        time.sleep(0.3)
+        result, out, err = _inspect(proc.pid, "--format", "json", "--interval", "0.3")
+        assert result.returncode == 0, err
+        data = json.loads(out)
+        assert data["findings"] == []
+        assert data["processes"][0]["cpu_percent"] > 30
+    finally:
+        _kill(proc)
+
+
+def _child_of(parent: int, marker: str, within: float = 15.0) -> int:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(b")")[2].split()[1])
+            if ppid == parent and marker.encode() in cmdline:
+                return int(entry)
+        time.sleep(0.05)
+    raise AssertionError(f"no child of {parent} running {marker}")
+
+
+def test_a_tree_started_by_mpdoctor_run_gets_every_stack_through_the_probe() -> None:
+    sample = read_sample(SAMPLES / "join_deadlock.py")
+    run = subprocess.Popen(
+        mpdoctor_argv("run", "--mp-log", "off", "--keep-going", "--hang-after", "0",
+                      str(sample.path)),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, cwd=str(ROOT),
+    )  # fmt: skip
+    try:
+        target = _child_of(run.pid, "join_deadlock.py")
+        result, data = _until(target, "join-deadlock")
+        assert result.returncode == 1
+        jsonschema.validate(data, report_schema())
+        assert any(n.startswith("stacks: the probe") for n in data["notes"]), data["notes"]
+        assert all(p["probed"] for p in data["processes"])
+        for line in sample.marked_lines:
+            assert (sample.path.name, line, "blocked") in _cited(data)
+        threads = {t["name"] for p in data["processes"] for t in p["threads"]}
+        assert {"MainThread", "QueueFeederThread"} <= threads
+    finally:
+        _kill(run)
+
+
+def test_watch_on_a_pipe_prints_a_snapshot_per_refresh_until_the_process_exits() -> None:
+    proc = _start(sys.executable, "-c", "import time; time.sleep(1.5)")
+    try:
+        result = subprocess.run(
+            mpdoctor_argv("inspect", str(proc.pid), "--watch", "0.3", "--no-stacks"),
+            capture_output=True, timeout=20, cwd=str(ROOT),
+        )  # fmt: skip
+        out = result.stdout.decode()
+        assert result.returncode == 0, result.stderr.decode()
+        assert out.count(f"mpdoctor inspect {proc.pid} at ") >= 3
+        assert out.rstrip().endswith(f"pid {proc.pid} exited")
+    finally:
+        _kill(proc)
+
+
+def test_children_that_come_and_go_are_marked_in_the_watch() -> None:
+    code = (
+        "import subprocess, sys, time\n"
+        "time.sleep(0.8)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.8)'])\n"
+        "child.wait()\n"
+        "time.sleep(0.8)\n"
+    )
+    proc = _start(sys.executable, "-c", code)
+    try:
+        result = subprocess.run(
+            mpdoctor_argv("inspect", str(proc.pid), "--watch", "0.25", "--no-stacks"),
+            capture_output=True, timeout=20, cwd=str(ROOT),
+        )  # fmt: skip
+        out = result.stdout.decode()
+        assert result.returncode == 0, result.stderr.decode()
+        assert " new" in out and "gone: " in out, out
+    finally:
+        _kill(proc)
+
+
+def test_a_huge_tree_is_bounded_and_says_what_it_skipped() -> None:
+    code = (
+        "import subprocess, sys, time\n"
+        "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])"
+        " for _ in range(6)]\n"
+        "time.sleep(30)\n"
+    )
+    proc = _start(sys.executable, "-c", code)
+    try:
+        time.sleep(1.0)
+        result, out, err = _inspect(proc.pid, "--format", "json", "--max-processes", "3",
+                                    "--no-stacks")  # fmt: skip
+        data = json.loads(out)
+        assert result.returncode == 0, err
+        assert len(data["processes"]) == 3
+        assert any("4 more were not inspected" in n for n in data["notes"]), data["notes"]
+    finally:
+        _kill(proc)
+
+
+def test_pid_1_is_a_normal_target() -> None:
+    result, out, err = _inspect(1, "--format", "json", "--no-stacks", "--max-processes", "40")
+    assert result.returncode in (0, 1), err
+    data = json.loads(out)
+    jsonschema.validate(data, report_schema())
+    assert data["processes"][0]["pid"] == 1
+
+
+# -- bad input: one `mpdoctor:` line, exit 2 (3: gone during the inspection) ---------------
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mpdoctor: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("arg", "says"),
+    [
+        ("abc", "'abc' is not a process id"),
+        ("-5", "-5 is not a process id"),
+        ("0", "0 is not a process id"),
+        ("12x", "'12x' is not a process id"),
+        ("99999999", "no process with pid 99999999"),
+    ],
+)
+def test_bad_pids_are_one_line_and_exit_2(arg: str, says: str) -> None:
+    result = run_mpdoctor(["inspect", arg])
+    assert result.returncode == 2
+    assert says in _one_line(result.stderr.decode())
+    assert result.stdout == b""
+
+
+def test_a_zombie_is_refused_naming_its_parent() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        result = run_mpdoctor(["inspect", str(child.pid)])
+        assert result.returncode == 2
+        line = _one_line(result.stderr.decode())
+        assert "is a zombie" in line and f"pid {os.getpid()}" in line
+    finally:
+        child.wait()
+
+
+def test_a_kernel_thread_is_refused() -> None:
+    if Path("/proc/2/comm").read_text().strip() != "kthreadd":
+        pytest.skip("no kthreadd at pid 2 here")
+    result = run_mpdoctor(["inspect", "2"])
+    assert result.returncode == 2
+    assert "is a kernel thread (kthreadd)" in _one_line(result.stderr.decode())
+
+
+def test_a_process_exiting_during_the_inspection_is_exit_3() -> None:
+    proc = _start(sys.executable, "-c", "import time; time.sleep(0.6)")
+    try:
+        time.sleep(0.2)
+        result = run_mpdoctor(["inspect", str(proc.pid), "--interval", "2", "--no-stacks"])
+        assert result.returncode == 3
+        assert "exited during the inspection" in _one_line(result.stderr.decode())
+    finally:
+        _kill(proc)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
+def test_another_user_s_process_is_shown_with_what_is_hidden_and_the_fix() -> None:
+    if not Path("/usr/bin/setpriv").exists() or not Path("/usr/bin/sleep").exists():
+        pytest.skip("needs setpriv and sleep")
+    proc = subprocess.Popen(["/usr/bin/sleep", "30"], user=65534, group=65534, extra_groups=[],
+                            start_new_session=True)  # fmt: skip
+    try:
+        time.sleep(0.2)
+        # root without CAP_SYS_PTRACE: another user's system calls and descriptors are hidden
+        result = subprocess.run(
+            ["setpriv", "--inh-caps=-all", "--bounding-set=-sys_ptrace",
+             *mpdoctor_argv("inspect", str(proc.pid), "--format", "json")],
+            capture_output=True, timeout=30, cwd=str(ROOT),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode()
+        data = json.loads(result.stdout)
+        notes = " ".join(data["notes"])
+        assert "hidden by ptrace rules" in notes and "CAP_SYS_PTRACE" in notes
+        assert data["processes"][0]["pid"] == proc.pid
+        assert all(f["certainty"] == "suspected" for f in data["findings"])
+    finally:
+        _kill(proc)
