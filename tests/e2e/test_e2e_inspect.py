@@ -352,3 +352,36 @@ def test_another_user_s_process_is_shown_with_what_is_hidden_and_the_fix() -> No
         assert all(f["certainty"] == "suspected" for f in data["findings"])
     finally:
         _kill(proc)
+
+
+def test_a_child_inspected_alone_is_not_an_orphaned_wait_while_its_parent_can_write() -> None:
+    """The child holds both ends of its Queue's pipe (fork), but so does its parent, outside
+    the inspected tree: the parent may still put, so the child's get() is not orphaned."""
+    code = (
+        "import multiprocessing as mp, time\n"
+        "def consume(q):\n"
+        "    q.get()\n"
+        "if __name__ == '__main__':\n"
+        "    q = mp.get_context('fork').Queue()\n"
+        "    mp.get_context('fork').Process(target=consume, args=(q,)).start()\n"
+        "    time.sleep(30)\n"
+    )
+    proc = _start(sys.executable, "-c", code)
+    try:
+        deadline = time.monotonic() + 10
+        children: list[int] = []
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.1)
+            children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                        .read_text().split()]  # fmt: skip
+        time.sleep(0.3)
+        result, out, err = _inspect(children[0], "--format", "json", "--no-stacks")
+        data = json.loads(out)
+        assert result.returncode == 0, err
+        assert data["processes"][0]["wait"]["kind"] == "pipe-read"
+        assert not {"orphaned-wait", "join-deadlock"} & {f["id"] for f in data["findings"]}
+        # the same child inspected from its parent: the parent sleeps, nothing is proven either
+        result, out, err = _inspect(proc.pid, "--format", "json", "--no-stacks")
+        assert "orphaned-wait" not in {f["id"] for f in json.loads(out)["findings"]}
+    finally:
+        _kill(proc)
