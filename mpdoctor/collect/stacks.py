@@ -14,8 +14,14 @@ A process is signalled only when all of these hold, checked just before the sign
   handler for it (`stacks-off`);
 * some thread does not block it, and no thread waits for a signal (`signal.pause()` returns
   after any handler, ours included);
-* no thread is running: faulthandler reads the other threads' frames without the GIL, and a
-  thread changing them meanwhile can crash the process (seen on 3.13). A stalled tree sleeps.
+* no thread ran for IDLE_S: faulthandler reads the other threads' frames without the GIL,
+  and a thread changing them meanwhile can crash the process (SIGSEGV, seen on 3.11 and 3.13
+  with a Pool spinning after its result handler died). One look at the threads' states is not
+  enough: a spinning thread is often caught between two system calls, asleep. So every thread's
+  CPU time (schedstat, in nanoseconds) is read twice IDLE_S apart, the second time just before
+  the signal, and must not have moved. A process seen running is looked at again until
+  RETRY_S (a loop that sleeps between its checks is caught between two of them), then left
+  without stacks. A stalled tree sleeps.
 The signal goes through a pidfd opened before these checks: a pid reused meanwhile is never hit.
 Anything else is left alone: a default action for a real-time signal is to terminate.
 
@@ -44,6 +50,11 @@ LOCK_WAIT_S = 0.5  # another request (a run and an inspect at once) holds the se
 # every file after all have settled catches a handler that was preempted half-way.
 SETTLE_S = 0.0003
 POLL_S = 0.0002
+# Every thread of a process must have used no CPU for IDLE_S before it is signalled; the dump
+# itself takes about 0.1 ms. A process that ran is looked at again until RETRY_S.
+IDLE_S = 0.002
+RETRY_S = 0.15
+RUNNING = "a thread is running: dumping a running thread's stack could crash the process"
 
 
 @dataclass(frozen=True)
@@ -83,14 +94,7 @@ def take_stacks(
         result.skipped = dict.fromkeys((t.pid for t in targets), "another stack request is busy")
         return result
     try:
-        pending: dict[int, tuple[StackTarget, int]] = {}
-        for target in targets:
-            offset = _size(target.path)
-            why = _signal(target)
-            if why is not None:
-                result.skipped[target.pid] = why
-                continue
-            pending[target.pid] = (target, offset)
+        pending = _signal_idle(targets, result.skipped, t0 + min(RETRY_S, budget_s / 2))
         texts = _await_dumps(pending, t0 + budget_s)
     finally:
         lock.release()
@@ -104,9 +108,38 @@ def take_stacks(
     return result
 
 
-def _signal(target: StackTarget) -> str | None:
+def _signal_idle(
+    targets: list[StackTarget], skipped: dict[int, str], retry_until: float
+) -> dict[int, tuple[StackTarget, int]]:
+    """Signal each target once all its threads were seen idle for IDLE_S; those refused go to
+    `skipped`. Returns pid -> (target, size of its stacks file before the signal)."""
+    pending: dict[int, tuple[StackTarget, int]] = {}
+    # pid -> (target, its file's size, its threads' CPU clocks, when they were read)
+    watched: dict[int, tuple[StackTarget, int, ThreadClocks | None, float]] = {}
+    for target in targets:  # the other checks come once, just before the signal
+        clocks = thread_clocks(target.pid)
+        watched[target.pid] = (target, _size(target.path), clocks, time.monotonic())
+    while watched:
+        first_due = min(read_at for *_rest, read_at in watched.values()) + IDLE_S
+        time.sleep(max(0.0, first_due - time.monotonic()))
+        for pid, (target, offset, before, read_at) in list(watched.items()):
+            if time.monotonic() - read_at < IDLE_S:
+                continue
+            del watched[pid]
+            why = _signal(target, before)
+            if why == RUNNING and time.monotonic() < retry_until:
+                watched[pid] = (target, offset, thread_clocks(pid), time.monotonic())
+            elif why is not None:
+                skipped[pid] = why
+            else:
+                pending[pid] = (target, offset)
+    return pending
+
+
+def _signal(target: StackTarget, clocks: ThreadClocks | None) -> str | None:
     """Send the stack signal through a pidfd opened before the checks, so a pid reused in
-    between is never signalled; why not, or None when sent."""
+    between is never signalled; why not, or None when sent. `clocks`: the threads' CPU
+    clocks read at least IDLE_S ago, which must not have moved (read again last of all)."""
     try:
         pidfd = os.pidfd_open(target.pid)
     except (AttributeError, OSError):
@@ -115,6 +148,8 @@ def _signal(target: StackTarget) -> str | None:
         why = refusal(target)
         if why is not None:
             return why
+        if clocks is None or thread_clocks(target.pid) != clocks:
+            return RUNNING
         if pidfd >= 0:
             signal.pidfd_send_signal(pidfd, target.signal)
         else:
@@ -138,8 +173,6 @@ def refusal(target: StackTarget) -> str | None:
         return "its descriptors cannot be read"
     if not signal_caught(target.pid, target.signal):
         return f"signal {target.signal} is no longer caught"
-    if _running(target.pid):
-        return "a thread is running: dumping a running thread's stack could crash the process"
     if _blocked_everywhere(target.pid, target.signal):
         return f"every thread blocks signal {target.signal} (it may be waiting for signals)"
     waiting = _waiting_for_signals(target.pid)
@@ -148,20 +181,30 @@ def refusal(target: StackTarget) -> str | None:
     return None
 
 
-def _running(pid: int) -> bool:
-    """Some thread is on a CPU. faulthandler reads every thread's frames without the GIL: a
-    thread changing its frames meanwhile can crash the process (seen on 3.13 with a Pool's
-    spinning worker handler). Only a process whose threads all sleep is dumped."""
+# tid -> (state, CPU time): equal twice means no thread ran in between
+ThreadClocks = dict[bytes, tuple[bytes, bytes]]
+
+
+def thread_clocks(pid: int) -> ThreadClocks | None:
+    """Each thread's state and CPU time: schedstat's nanoseconds on the CPU where the kernel
+    has it, else utime and stime (clock ticks, coarse: the state must then be asleep). None
+    when a thread is runnable (R) or the process cannot be read."""
     try:
         tids = os.listdir(f"{PROC}/{pid}/task")
     except OSError:
-        return False
+        return None
+    clocks: ThreadClocks = {}
     for tid in tids:
-        stat = _read(f"{PROC}/{pid}/task/{tid}/stat") or b""
-        state = stat[stat.rfind(b")") + 2 :][:1]
+        stat = _read(f"{PROC}/{pid}/task/{tid}/stat")
+        if not stat:
+            continue  # the thread ended: the next reading differs
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        state = fields[0]
         if state == b"R":
-            return True
-    return False
+            return None
+        cpu = _read(f"{PROC}/{pid}/task/{tid}/schedstat", 128)
+        clocks[tid.encode()] = (state, cpu.split()[0] if cpu else fields[11] + b"+" + fields[12])
+    return clocks or None
 
 
 def _blocked_everywhere(pid: int, signum: int) -> bool:

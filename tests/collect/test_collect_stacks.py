@@ -16,6 +16,7 @@ from mpdoctor.collect.events import read_events
 from mpdoctor.collect.session import DEFAULT_STACK_SIGNAL, create_session, target_env
 from mpdoctor.collect.stacks import (
     BUDGET_S,
+    RUNNING,
     StackTarget,
     parse_dump,
     refusal,
@@ -170,6 +171,62 @@ time.sleep(60)
         result = take_stacks([uncaught, wrong_fd], tree.session.stacks_dir)
         assert result.stacks == {} and set(result.skipped) == {target.pid}
         assert tree.proc.poll() is None  # never sent a signal it would have died of
+    finally:
+        tree.end()
+
+
+SPINNER = """
+import multiprocessing, threading, time
+
+def deep(n):
+    return deep(n - 1) if n else time.sleep(0)  # frames pushed and popped, a syscall between
+
+def spin():
+    while True:
+        deep(30)
+
+threading.Thread(target=spin, name="Spinner", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_a_process_with_a_spinning_thread_is_never_signalled(tmp_path) -> None:
+    # faulthandler reads other threads' frames without the GIL: a thread changing them can
+    # crash the process (CPython gh-116008; a Pool spinning after its result handler died).
+    # The spinner often sleeps for an instant (sleep(0)), so one look at the states is not
+    # enough: its CPU time moves within IDLE_S.
+    tree = Tree(tmp_path, SPINNER)
+    try:
+        assert tree.line() == "ready"
+        [target], _ = tree.wait_registered(1)
+        assert refusal(target) is None  # everything else allows it
+        for _ in range(20):
+            result = take_stacks([target], tree.session.stacks_dir)
+            assert result.stacks == {} and result.skipped == {target.pid: RUNNING}
+        assert target.path.stat().st_size == 0  # never signalled, never dumped
+        assert tree.proc.poll() is None
+    finally:
+        tree.end()
+
+
+def test_a_loop_that_sleeps_between_its_checks_gets_its_stacks_every_time(tmp_path) -> None:
+    code = """
+import multiprocessing, os, time
+print("ready", flush=True)
+while not os.path.exists("/nonexistent/flag"):
+    time.sleep(0.05)
+"""
+    tree = Tree(tmp_path, code)
+    try:
+        assert tree.line() == "ready"
+        [target], _ = tree.wait_registered(1)
+        for _ in range(10):
+            result = take_stacks([target], tree.session.stacks_dir)
+            assert result.skipped == {}
+            [main] = result.stacks[target.pid]
+            assert main.frames[0].function == "<module>"
+        assert tree.proc.poll() is None
     finally:
         tree.end()
 
