@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mpdoctor.collect.pipes import bytes_queued, holders
+from mpdoctor.collect.pipes import bytes_queued, holders, with_modes
 from mpdoctor.collect.waits import mapped_objects, mapping_of, read_threads
 from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
 
@@ -40,7 +40,7 @@ def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnaps
             ]
     snap = HangSnapshot(t_s=t_s, threads=threads)
     if pipes:
-        snap.pipes = _pipes(list(threads), snap.unreadable_fds)
+        snap.pipes = _pipes(list(threads), snap.unreadable_fds, threads)
         snap.catches = {pid: caught_signals(pid) for pid in threads}
         _shared_futexes(snap)
     return snap
@@ -64,14 +64,25 @@ def _shared_futexes(snap: HangSnapshot) -> None:
             snap.sharers[obj].add(pid)
 
 
-def _pipes(pids: list[int], unreadable: set[int]) -> list[PipeState]:
+def _pipes(
+    pids: list[int], unreadable: set[int], threads: dict[int, list[ThreadState]]
+) -> list[PipeState]:
+    """The pipes a rule can read: one some thread is on (its system call names the
+    descriptor), or one whose every end is in a single process (a polling loop's own queue).
+    The others (a forked tree holds its siblings' pipes: 16,000 descriptors in 128 processes)
+    cost only the readlink that finds their holders: no mode, no queued bytes."""
     # The monitor holds what the program inherited from it (stdin, stdout, stderr): a pipe to
     # or from the world outside the tree, whose other end no snapshot can see.
     monitor = os.getpid()
+    named = {(pid, t.fd) for pid, states in threads.items() for t in states if t.fd is not None}
     pipes = []
-    for (kind, inode), ends in holders([*pids, monitor], unreadable).items():
+    for (kind, inode), found in holders([*pids, monitor], unreadable, modes=False).items():
         if kind != "pipe":
             continue
+        held = [e for e in found if e.pid != monitor]
+        if not any((e.pid, e.fd) in named for e in held) and len({e.pid for e in held}) != 1:
+            continue
+        ends = with_modes(found)
         inside = [e for e in ends if e.pid != monitor]
         reader = next((e for e in inside if e.mode == "r"), None)
         pipes.append(

@@ -17,11 +17,10 @@ import fcntl
 import os
 import stat
 import termios
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class End:
+class End(NamedTuple):  # a tuple: a forked tree's scan builds thousands of them
     pid: int
     fd: int
     kind: str  # pipe | socket
@@ -29,9 +28,10 @@ class End:
     mode: str  # r | w | rw
 
 
-def ends_of(pid: int) -> list[End] | None:
+def ends_of(pid: int, modes: bool = True) -> list[End] | None:
     """The pipe and socket descriptors of `pid`; None when its table cannot be read (another
-    user's, non-dumpable) or it is gone."""
+    user's, non-dumpable) or it is gone. Without `modes` each end's mode is "?" (one
+    system call per descriptor instead of two: `with_modes` fills in those that matter)."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -43,15 +43,9 @@ def ends_of(pid: int) -> list[End] | None:
             link = os.readlink(base + name)
         except OSError:
             continue
-        kind = (
-            "pipe"
-            if link.startswith("pipe:[")
-            else "socket"
-            if link.startswith("socket:[")
-            else None
-        )
+        kind = "pipe" if link[:6] == "pipe:[" else "socket" if link[:8] == "socket:[" else None
         if kind is not None:
-            mode = _mode(pid, name)
+            mode = _mode(pid, name) if modes else "?"
             if mode is not None:
                 ends.append(End(pid, int(name), kind, int(link[len(kind) + 2 : -1]), mode))
     return ends
@@ -69,14 +63,24 @@ def _mode(pid: int, fd: str) -> str | None:
     return "rw" if readable and writable else "r" if readable else "w" if writable else None
 
 
+def with_modes(ends: list[End]) -> list[End]:
+    """`ends` with their modes read (those closed meanwhile left out)."""
+    found = []
+    for end in ends:
+        mode = end.mode if end.mode != "?" else _mode(end.pid, str(end.fd))
+        if mode is not None:
+            found.append(End(end.pid, end.fd, end.kind, end.inode, mode))
+    return found
+
+
 def holders(
-    pids: list[int], unreadable: set[int] | None = None
+    pids: list[int], unreadable: set[int] | None = None, modes: bool = True
 ) -> dict[tuple[str, int], list[End]]:
     """(kind, inode) -> every end of it held by one of `pids` (those whose table cannot be read
-    are added to `unreadable`)."""
+    are added to `unreadable`); modes "?" unless `modes`."""
     table: dict[tuple[str, int], list[End]] = {}
     for pid in pids:
-        ends = ends_of(pid)
+        ends = ends_of(pid, modes)
         if ends is None:
             if unreadable is not None and os.path.exists(f"/proc/{pid}"):
                 unreadable.add(pid)
