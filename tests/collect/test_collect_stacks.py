@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from mpdoctor.collect.stacks import (
     BUDGET_S,
     RUNNING,
     StackTarget,
+    _session_lock,
     parse_dump,
     refusal,
     take_stacks,
@@ -227,6 +229,36 @@ while not os.path.exists("/nonexistent/flag"):
             [main] = result.stacks[target.pid]
             assert main.frames[0].function == "<module>"
         assert tree.proc.poll() is None
+    finally:
+        tree.end()
+
+
+def test_requests_on_one_session_never_interleave(tmp_path) -> None:
+    # a run and an inspect of the same tree: the second waits for the session lock (0.5 s at
+    # most) instead of signalling while the first reads the dumps
+    tree = Tree(tmp_path, TREE)
+    try:
+        child = int(tree.line())
+        targets, _ = tree.wait_registered(2)
+        holder = _session_lock(tree.session.stacks_dir)
+        assert holder.acquire(time.monotonic() + 1)
+        try:
+            sizes = [t.path.stat().st_size for t in targets]
+            busy = take_stacks(targets, tree.session.stacks_dir)
+            assert busy.stacks == {}
+            assert set(busy.skipped.values()) == {"another stack request is busy"}
+            assert [t.path.stat().st_size for t in targets] == sizes  # nobody was signalled
+        finally:
+            holder.release()
+        with ThreadPoolExecutor(2) as pool:  # two at once: both complete, one after the other
+            results = list(
+                pool.map(lambda _: take_stacks(targets, tree.session.stacks_dir), range(2))
+            )
+        counts = {tree.proc.pid: 2, child: 1}  # MainThread and Spinner; the fork child's own
+        for result in results:
+            assert result.skipped == {} and set(result.stacks) == set(counts)
+            # each read only its own dump: one stack per thread, none from the other request
+            assert {pid: len(threads) for pid, threads in result.stacks.items()} == counts
     finally:
         tree.end()
 
