@@ -184,7 +184,7 @@ def _write(text: str) -> None:
 def _watch(pid: int, every: float, options, color: ColorChoice) -> int:
     """Refresh until Ctrl-C or until the root exits: live on a terminal, else one snapshot
     per refresh."""
-    from mpdoctor.collect.inspect import BadTarget, TargetGone
+    from mpdoctor.collect.inspect_target import BadTarget, TargetGone
     from mpdoctor.render.console import make_console
     from mpdoctor.render.watch import WatchState, watch_view
 
