@@ -152,7 +152,11 @@ def _first_line(err: bytes) -> str:
 
 
 def parse_json(data: bytes | str) -> list[ThreadStack]:
-    """py-spy's JSON (a list of threads, frames innermost first) as ThreadStacks."""
+    """py-spy's JSON (a list of threads, frames innermost first) as ThreadStacks.
+
+    py-spy 0.4 names a frame by its qualified name ("BaseProcess.join", "outer.<locals>.f"),
+    faulthandler by the code's name ("join"): the rules read the latter, so only the last
+    part is kept."""
     try:
         threads = json.loads(data)
     except ValueError:
@@ -162,7 +166,7 @@ def parse_json(data: bytes | str) -> list[ThreadStack]:
         if not isinstance(thread, dict):
             continue
         frames = [
-            Frame(str(f.get("filename", "?")), int(f.get("line") or 0), str(f.get("name", "?")))
+            Frame(str(f.get("filename", "?")), int(f.get("line") or 0), _code_name(f.get("name")))
             for f in thread.get("frames") or []
             if isinstance(f, dict)
         ]
@@ -176,3 +180,11 @@ def parse_json(data: bytes | str) -> list[ThreadStack]:
             )
         )
     return found
+
+
+def _code_name(qualname: object) -> str:
+    """The code's name of a qualified one: Pool._handle_results -> _handle_results,
+    f.<locals>.<lambda> -> <lambda>, <module> unchanged."""
+    if not isinstance(qualname, str) or not qualname:
+        return "?"
+    return qualname.rsplit(".", 1)[-1] or qualname
