@@ -2,7 +2,10 @@
 
 Evidence in order of strength: what the probed parent said it started (`started_as`), the command
 line multiprocessing gave the process (FAILURES.md D3), the start method its bootstrap reported,
-multiprocessing's process names, and last whether it is a Python at all.
+multiprocessing's process names, the main thread's stack when a hang snapshot has one (a Pool's
+`worker()` below everything else: how `mpdoctor inspect` tells a pool worker from another child
+of the fork server without the probe, since both share the server's command line), and last
+whether it is a Python at all.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ _PROCESS_NAME = {
     "ForkServerProcess": "forkserver-child",
 }
 _FLAGS_WITH_VALUE = ("-X", "-W", "--check-hash-based-pycs")
+# The function a helper's main thread runs for its whole life: (module file, function) -> role.
+_STACK_ROLES = {
+    ("multiprocessing/pool.py", "worker"): "pool-worker",
+    ("concurrent/futures/process.py", "_process_worker"): "executor-worker",
+    ("multiprocessing/managers.py", "serve_forever"): "manager",
+}
 _PYTHON_EXE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?[dmu]*(\.exe)?$", re.IGNORECASE)
 
 
@@ -68,6 +77,25 @@ def helper_from_cmdline(cmdline: list[str]) -> str | None:
         return "forkserver"
     if _TRACKER_CODE.match(code):
         return "resource-tracker"
+    return None
+
+
+def helper_from_stack(proc: ProcessEvidence, evidence: Evidence) -> str | None:
+    """The helper role the main thread's stack shows (pool-worker, executor-worker, manager),
+    from the hang snapshot of a live process; None without one."""
+    hang = evidence.hang
+    if hang is None or (proc.ended_s is not None and proc.ended_s < hang.t_s):
+        return None  # no stack, or an earlier process with the same pid
+    stacks = hang.stacks.get(proc.key.pid, [])
+    main = hang.stack_of(proc.key.pid, proc.key.pid) or next(
+        (s for s in stacks if s.name == "MainThread"), None
+    )
+    if main is None:
+        return None
+    for frame in main.frames:
+        for (module, function), role in _STACK_ROLES.items():
+            if frame.function == function and frame.file.endswith(module):
+                return role
     return None
 
 
@@ -122,6 +150,9 @@ def _classify(proc: ProcessEvidence, evidence: Evidence, parent: ProcessEvidence
         return "pool-worker"
     if _MANAGER_NAME.match(name):
         return "manager"
+    by_stack = helper_from_stack(proc, evidence)
+    if by_stack is not None:
+        return by_stack
     if helper == "resource-tracker":
         return "resource-tracker"
     if helper == "forkserver":

@@ -294,3 +294,72 @@ def test_live_command_lines(python: str, method: str, tmp_path: Path) -> None:
     ]
     ev = evidence(main, *procs)
     assert sorted(classify(p, ev) for p in procs) == EXPECTED[method], rows
+
+
+def _with_stack(ev, pid: int, frames: list[tuple[str, str]], *, t_s: float = 5.0, tid=None):
+    """A hang snapshot holding `pid`'s main thread stack (innermost first), as py-spy gives."""
+    from mpdoctor.diagnose.evidence import HangSnapshot, ThreadStack
+    from mpdoctor.model import Frame
+
+    stack = ThreadStack(
+        ident=1,
+        tid=pid if tid is None else tid,
+        name="MainThread",
+        frames=[Frame(f"/usr/lib/python3.14/{file}", 10, fn) for file, fn in frames],
+    )
+    ev.hang = ev.hang or HangSnapshot(t_s=t_s)
+    ev.hang.stacks[pid] = [stack]
+    return ev
+
+
+_WORKER_STACK = [
+    ("multiprocessing/queues.py", "get"),
+    ("multiprocessing/pool.py", "worker"),
+    ("multiprocessing/process.py", "run"),
+    ("multiprocessing/process.py", "_bootstrap"),
+    ("multiprocessing/spawn.py", "_main"),
+    ("multiprocessing/forkserver.py", "_serve_one"),
+    ("multiprocessing/forkserver.py", "main"),
+]
+
+
+def test_forkserver_children_by_their_stack_without_the_probe() -> None:
+    # Python 3.14's default on Linux: a Pool's workers are forks of the fork server, with its
+    # command line and no name psutil can see; their stacks (py-spy) say what they run.
+    main = main_proc(cmdline=[_exe("3.12.1"), "app.py"], probed=False, state="sleeping")
+    server = unprobed(101, 100, forkserver_cmdline("3.12.1"), 0.1, state="sleeping")
+    worker = unprobed(
+        102, 101, forkserver_cmdline("3.12.1"), 0.2, name="python3.12", state="sleeping"
+    )
+    executor = unprobed(103, 101, forkserver_cmdline("3.12.1"), 0.3, state="sleeping")
+    manager = unprobed(104, 101, forkserver_cmdline("3.12.1"), 0.4, state="sleeping")
+    plain = unprobed(105, 101, forkserver_cmdline("3.12.1"), 0.5, state="sleeping")
+    no_main_tid = unprobed(106, 101, forkserver_cmdline("3.12.1"), 0.6, state="sleeping")
+    ev = evidence(main, server, worker, executor, manager, plain, no_main_tid)
+    _with_stack(ev, 102, _WORKER_STACK)
+    _with_stack(ev, 103, [("concurrent/futures/process.py", "_process_worker")])
+    _with_stack(ev, 104, [("threading.py", "wait"), ("multiprocessing/managers.py",
+                                                       "serve_forever")])  # fmt: skip
+    _with_stack(ev, 105, [("app.py", "target"), ("multiprocessing/process.py", "run")])
+    _with_stack(ev, 106, _WORKER_STACK, tid=999)  # another thread's stack says nothing
+    ev.hang.stacks[106][0].name = "Thread-1"
+    roles = [classify(p, ev) for p in (server, worker, executor, manager, plain, no_main_tid)]
+    assert roles == [
+        "forkserver",
+        "pool-worker",
+        "executor-worker",
+        "manager",
+        "forkserver-child",
+        "forkserver-child",
+    ]
+
+
+def test_a_stack_never_overrides_the_probe_and_never_lends_to_a_reused_pid() -> None:
+    main = main_proc()
+    child = proc(101, t=0.1, started_as="process", start_method="fork")
+    old = unprobed(102, 100, list(MAIN_CMDLINE), 0.2, exit_code=0, ended_s=1.0)
+    ev = evidence(main, child, old)
+    _with_stack(ev, 101, _WORKER_STACK, t_s=5.0)
+    _with_stack(ev, 102, _WORKER_STACK, t_s=5.0)  # a later process with pid 102
+    assert classify(child, ev) == "fork-child"
+    assert classify(old, ev) == "fork-child"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -385,3 +386,136 @@ def test_a_child_inspected_alone_is_not_an_orphaned_wait_while_its_parent_can_wr
         assert "orphaned-wait" not in {f["id"] for f in json.loads(out)["findings"]}
     finally:
         _kill(proc)
+
+
+_FORKSERVER_POOL = (
+    "import multiprocessing as mp, time\n"
+    "def nap(x):\n"
+    "    time.sleep(60)\n"
+    "if __name__ == '__main__':\n"
+    "    with mp.get_context('forkserver').Pool(2) as pool:\n"
+    "        pool.map_async(nap, [1])  # one worker busy, one idle in get()\n"
+    "        time.sleep(60)\n"
+)
+
+
+def _roles_until(pid: int, want: list[str], *args: str, within: float = 15.0):
+    deadline = time.monotonic() + within
+    while True:
+        result, out, err = _inspect(pid, "--format", "json", *args)
+        assert result.returncode in (0, 1), err
+        data = json.loads(out)
+        roles = sorted(p["role"] for p in data["processes"])
+        if roles == sorted(want) or time.monotonic() > deadline:
+            return data, roles
+        time.sleep(0.2)
+
+
+def test_a_forkserver_pool_of_a_plain_python_shows_every_role() -> None:
+    """Python 3.14's default on Linux, from outside: the fork server and the resource tracker
+    by their command lines, the pool workers (forks of the server, with its command line) by
+    their stacks."""
+    proc = _start(sys.executable, "-c", _FORKSERVER_POOL)
+    try:
+        data, roles = _roles_until(
+            proc.pid,
+            ["main", "resource-tracker", "forkserver", "forkserver-child", "forkserver-child"],
+            "--no-stacks",
+        )
+        assert roles == sorted(
+            ["main", "resource-tracker", "forkserver", "forkserver-child", "forkserver-child"]
+        ), data["processes"]
+        by_role = {p["role"]: p for p in data["processes"]}
+        server = by_role["forkserver"]
+        assert server["ppid"] == proc.pid and by_role["resource-tracker"]["ppid"] == proc.pid
+        children = [p for p in data["processes"] if p["ppid"] == server["pid"]]
+        assert len(children) == 2
+        if not HAS_PYSPY:
+            pytest.skip("py-spy not installed or ptrace not allowed: workers by stack untested")
+        data, roles = _roles_until(
+            proc.pid, ["main", "resource-tracker", "forkserver", "pool-worker", "pool-worker"]
+        )
+        assert roles == sorted(
+            ["main", "resource-tracker", "forkserver", "pool-worker", "pool-worker"]
+        ), data["processes"]
+        workers = [p for p in data["processes"] if p["role"] == "pool-worker"]
+        assert {p["ppid"] for p in workers} == {server["pid"]}
+        assert any(n.startswith("stacks: py-spy") for n in data["notes"]), data["notes"]
+        assert not {"join-deadlock", "orphaned-wait"} & {f["id"] for f in data["findings"]}
+    finally:
+        _kill(proc)
+
+
+def _read_pty(fd: int, until, within: float) -> bytes:
+    """What the terminal shows, until `until(text)` or `within` seconds."""
+    import select
+
+    buf, deadline = b"", time.monotonic() + within
+    while time.monotonic() < deadline and not until(buf):
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+def test_watch_on_a_terminal_refreshes_until_ctrl_c_and_exits_0() -> None:
+    """`mpdoctor inspect --watch 0.5 PID` in a terminal (a pty, the controlling terminal of
+    its own session): a live tree, redrawn in place; Ctrl-C (^C typed on the terminal, so the
+    line discipline sends SIGINT to the foreground group) ends it with 0 and no traceback."""
+    import pty
+
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "time.sleep(60)\n"
+    )
+    target = _start(sys.executable, "-c", code)
+    argv = mpdoctor_argv("inspect", "--watch", "0.5", "--no-stacks", str(target.pid))
+    env = {**os.environ, "COLUMNS": "100", "LINES": "50", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a new session with the pty as its terminal
+        try:
+            os.chdir(str(ROOT))
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    status = None
+    try:
+        header = f"mpdoctor inspect {target.pid} at ".encode()
+        shown = _read_pty(fd, lambda b: b.count(header) >= 3, within=20)
+        assert shown.count(header) >= 3, shown[-2000:]
+        assert b"\x1b[1A" in shown  # redrawn in place (rich Live), not printed below
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+        assert f"main {target.pid} python" in plain and "python: sleeping" in plain, plain
+        assert plain.count("└── ") >= 3  # the child, under main, at each refresh
+        os.write(fd, b"\x03")  # Ctrl-C
+        deadline = time.monotonic() + 10
+        rest = b""
+        while status is None and time.monotonic() < deadline:
+            rest += _read_pty(fd, lambda b: False, within=0.2)
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = raw
+        rest += _read_pty(fd, lambda b: False, within=0.3)
+        assert status is not None, "mpdoctor did not end on Ctrl-C"
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, rest[-2000:])
+        text = (shown + rest).decode(errors="replace")
+        assert "Traceback" not in text and "KeyboardInterrupt" not in text
+        assert "mpdoctor:" not in text  # no error line
+        assert rest.endswith(b"\x1b[?25h") or b"\x1b[?25h" in rest  # the cursor is given back
+    finally:
+        if status is None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        os.close(fd)
+        _kill(target)
