@@ -147,15 +147,18 @@ def inspect_tree(pid: int, options: InspectOptions | None = None) -> Inspection:
 
     time.sleep(max(0.0, options.interval_s - (time.monotonic() - t_a)))
     t_b = time.monotonic()
-    later = {r.key: r for r in (ProcfsReader().read(p) for p in live) if r is not None}
-    steady(snap, snapshot([key.pid for key in later], pipes=False))
+    # zombies are read again too: one seen at both looks was a zombie for the whole interval
+    reader = ProcfsReader()
+    again = [reader.read(r.key.pid) for r in readings]
+    later = {r.key: r for r in again if r is not None}
+    steady(snap, snapshot([k.pid for k, r in later.items() if r.state != "zombie"], pipes=False))
     elapsed = max(t_b - t_a, 1e-6)
     last_root = later.get(root.key)
     if last_root is None or last_root.state == "zombie" or not identity.is_same(root.key):
         raise TargetGone(f"pid {pid} exited during the inspection")
 
     figures, cpu_moved = _second_look(first, later, elapsed, skew)
-    changed = set(later) != {r.key for r in readings if r.state != "zombie"}
+    changed = set(later) != {r.key for r in readings}
     quiet = not changed and cpu_moved <= MIN_CPU_SHARE * elapsed + CPU_SLACK_S
     quiet = quiet and sizes_of(streams) == sizes
     snap.quiet_s = round(elapsed, 2) if quiet else 0.0
@@ -236,6 +239,10 @@ def _second_look(
         sample = first.samples[key]
         age = max(0.0, time.time() - (key.create_time - skew))
         if reading.state == "zombie":
+            if after is not None:  # still unreaped at the second look
+                sample.zombie_until_s = sample.first_seen_s + elapsed
+            else:  # reaped during the interval
+                sample.gone_s = elapsed + sample.first_seen_s
             figures[key] = LiveFigures(None, None, None, age)
             continue
         if after is None:  # ended during the interval

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagnose_helpers import SCRIPT, evidence, main_proc, proc, site
 
+from mpdoctor.diagnose.evidence import HangSnapshot, ThreadState
 from mpdoctor.diagnose.rules import orphan_process, zombie_process
 
 
@@ -102,3 +103,29 @@ def test_zombie_parent_is_found_by_create_time_when_its_pid_was_reused() -> None
     zombie = proc(102, 101, t=0.6, name="Process-9:1", zombie_since_s=1.0, zombie_until_s=4.0)
     [f] = zombie_process.check(evidence(main_proc(), old_parent, new_parent, zombie))
     assert "its parent, fork-child Process-9 (pid 101), did not" in f.message
+
+
+def _stalled(main_wait: ThreadState) -> HangSnapshot:
+    """A tree quiet until the end, the main process's main thread (pid 100) in `main_wait`."""
+    return HangSnapshot(t_s=5.0, threads={100: [main_wait]}, ended=True, quiet_s=2.0)
+
+
+def test_a_zombie_under_a_parent_that_only_sleeps_is_a_finding_though_the_tree_is_quiet() -> None:
+    # `mpdoctor inspect` of a parent in time.sleep() that never reaps its child: the tree is
+    # quiet, but a sleep ends by itself; the parent never waits for the child, which is the bug.
+    sleeping = ThreadState(tid=100, state="sleeping", syscall="clock_nanosleep", timed=True,
+                           blocked=True)  # fmt: skip
+    zombie = proc(101, t=0.2, name="Process-1", exit_code=3, zombie_since_s=0.5, zombie_until_s=3.0)
+    ev = evidence(main_proc(state="sleeping"), zombie)
+    ev.hang = _stalled(sleeping)
+    [f] = zombie_process.check(ev)
+    assert f.pids == [101]
+
+
+def test_a_zombie_under_a_parent_stuck_in_an_untimed_wait_is_left_to_the_hang() -> None:
+    joining = ThreadState(tid=100, state="sleeping", syscall="wait4", waits_for_pid=102,
+                          blocked=True)  # fmt: skip
+    zombie = proc(101, t=0.2, name="Process-1", exit_code=3, zombie_since_s=0.5, zombie_until_s=3.0)
+    ev = evidence(main_proc(state="sleeping"), zombie)
+    ev.hang = _stalled(joining)
+    assert zombie_process.check(ev) == []

@@ -519,3 +519,44 @@ def test_watch_on_a_terminal_refreshes_until_ctrl_c_and_exits_0() -> None:
             os.waitpid(pid, 0)
         os.close(fd)
         _kill(target)
+
+
+def test_a_child_left_a_zombie_is_reported_with_an_interval_of_2_s() -> None:
+    """zombie-process needs a zombie seen for 2 s: one unreaped at both looks of
+    `--interval 2`. The parent only sleeps (a quiet tree): not a hang that would reap it."""
+    code = "import os, time\nchild = os.fork()\nif child == 0:\n    os._exit(3)\ntime.sleep(60)\n"
+    proc = _start(sys.executable, "-c", code)
+    try:
+        deadline = time.monotonic() + 10
+        while b" Z " not in _stat_of_children(proc.pid):
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.05)
+        result, out, err = _inspect(proc.pid, "--format", "json", "--interval", "2",
+                                    "--no-stacks")  # fmt: skip
+        assert result.returncode == 0, err  # a warning
+        data = json.loads(out)
+        jsonschema.validate(data, report_schema())
+        zombies = [f for f in data["findings"] if f["id"] == "zombie-process"]
+        assert len(zombies) == 1, data["findings"]
+        (zombie,) = zombies
+        child = next(p for p in data["processes"] if p["state"] == "zombie")
+        assert zombie["pids"] == [child["pid"]] and zombie["severity"] == "warning"
+        assert (
+            f"(pid {proc.pid})" in zombie["message"] and "did not wait for it" in zombie["message"]
+        )
+        assert "its exit status: exited with code 3" in zombie["evidence"]
+        # the default interval (0.1 s) cannot tell a lasting zombie from a brief one
+        result, out, err = _inspect(proc.pid, "--format", "json", "--no-stacks")
+        assert "zombie-process" not in {f["id"] for f in json.loads(out)["findings"]}
+    finally:
+        _kill(proc)
+
+
+def _stat_of_children(pid: int) -> bytes:
+    found = b""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            found += Path(f"/proc/{child}/stat").read_bytes().rpartition(b")")[2]
+        except OSError:
+            pass
+    return found

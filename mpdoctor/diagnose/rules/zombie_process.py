@@ -46,9 +46,17 @@ def check(evidence: Evidence) -> list[Finding]:
 
 
 def _parent_stuck(parent: ProcessEvidence, evidence: Evidence) -> bool:
-    """The parent was stalled (hang snapshot) until the end of the run."""
+    """The parent was stalled (hang snapshot) until the end of the run, its main thread in a
+    wait that does not end by itself (a join, a read): it would reap the child once unblocked.
+    A parent that only sleeps is not stuck: it never waits for its child, which is the bug."""
     hang = evidence.hang
-    return hang is not None and hang.ended and parent.key.pid in hang.threads
+    if hang is None or not hang.ended:
+        return False
+    threads = hang.threads.get(parent.key.pid)
+    if not threads:
+        return False
+    main = next((t for t in threads if t.tid == parent.key.pid), None)
+    return main is None or main.waits_untimed
 
 
 def _zombie_for(proc: ProcessEvidence) -> float:
