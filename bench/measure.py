@@ -6,11 +6,13 @@ Every command runs in a session of its own, so whatever it leaves is found and k
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,17 +61,28 @@ def run_once(
         env=env,
     )
     window_cpu = None
+    # Popen.wait(timeout) polls with sleeps that grow to 50 ms: the end of a run would be seen
+    # up to 50 ms late (wall times on 50 ms steps). A blocking wait sees it at once; a timer
+    # kills the run's session if it overstays.
+    timed_out = threading.Event()
+
+    def overstayed() -> None:
+        timed_out.set()
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(timeout, overstayed)
+    watchdog.start()
     try:
         if window is not None:
             window_cpu = _window_cpu(proc, started, window)
-        returncode = proc.wait(timeout=timeout)
+        returncode = proc.wait()
         wall = time.perf_counter() - started
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise RunFailed(f"timed out after {timeout} s: {' '.join(argv)}") from None
     finally:
+        watchdog.cancel()
         _kill_session(proc.pid)
+    if timed_out.is_set():
+        raise RunFailed(f"timed out after {timeout} s: {' '.join(argv)}")
     return Sample(wall, _children_cpu() - cpu_before, returncode, window_cpu)
 
 
