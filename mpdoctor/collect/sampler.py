@@ -45,6 +45,7 @@ _STATES = {
     "P": "sleeping",
     "W": "sleeping",
 }
+IDLE_INTERVAL_S = 1.0  # the full tick's interval once the tree stays the same
 
 
 @dataclass(frozen=True)
@@ -272,17 +273,33 @@ class Sampler:
 
     def _run(self) -> None:
         last = last_full = 0.0
+        interval, seen = self.interval, None
         while not self._stop.is_set():
             gap = time.monotonic() - last
             if gap < self.min_gap:  # woken by a burst of new processes: coalesce
                 self._stop.wait(self.min_gap - gap)
             last = time.monotonic()
-            if last - last_full >= self.interval:
+            if last - last_full >= interval:
                 self.sample()
                 last_full = last
+                # A tree where nothing changed (no process came or went, none used a CPU
+                # tick or faulted a page) is read less often, up to once a second: most of an
+                # idle monitor's CPU is this tick. Any change, or an announcement, resets it.
+                now = self._fingerprint()
+                interval = min(2 * interval, IDLE_INTERVAL_S) if now == seen else self.interval
+                seen = now
             else:  # woken by the probe between ticks: read only what it announced
                 self.sample_announced()
-            self._wait(max(0.0, self.interval - (time.monotonic() - last_full)))
+                interval = self.interval
+            self._wait(max(0.0, interval - (time.monotonic() - last_full)))
+
+    def _fingerprint(self) -> tuple:
+        """What a full tick saw: each live process and its activity (CPU ticks + faults)."""
+        with self._lock:
+            return tuple(
+                (key, self._records[key].activity, self._records[key].state)
+                for key in self._live.values()
+            )
 
     def _wait(self, timeout: float) -> None:
         fds = [self._wake_r] + ([self._watch.fileno()] if self._watch else [])

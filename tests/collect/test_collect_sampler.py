@@ -257,3 +257,24 @@ def test_peak_rss_follows_a_process_that_wakes_up_and_allocates(kill_later, tmp_
     sampler.sample()
     after = sampler.processes()[key].peak_rss_bytes
     assert after - before >= 60 * 1024 * 1024
+
+
+def test_an_unchanging_tree_is_read_less_often_and_a_change_resets_it(kill_later):
+    sampler = Sampler(os.getpid(), time.time())  # this test's children are the tree
+    sleeper = subprocess.Popen(SLEEP)
+    kill_later(sleeper)
+    wait_for(lambda: procfs.cmdline(sleeper.pid) == SLEEP)
+    time.sleep(0.3)  # its start-up is over: no more CPU ticks or page faults
+    sampler.start()
+    try:
+        time.sleep(3.0)
+        # a tick every 0.25 s would be 12; backing off (0.25, 0.5, 1, 1 ...) it is about 5
+        assert sampler.samples_taken <= 7
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        kill_later(busy)
+        wait_for(lambda: busy.pid in {k.pid for k in sampler.alive()}, timeout=2.5)
+        before = sampler.samples_taken
+        time.sleep(1.5)
+        assert sampler.samples_taken - before >= 4  # a tree that changes: every 0.25 s again
+    finally:
+        sampler.stop()
