@@ -248,6 +248,12 @@ def test_guardless_manager_is_a_missing_guard_only(tmp_path):
 
 def test_guardless_executor_is_a_missing_guard(tmp_path):
     data = _report(tmp_path, PROGRAMS / "guardless_executor.py")
-    finding = _only(data, "missing-main-guard")  # not worker-died: the guard explains it
+    # not worker-died: the guard explains it. Children that got as far as creating the
+    # executor's locks before dying leave them to the resource tracker, at times: then, and
+    # only then, leaked-resource too
+    ids = [f["id"] for f in data["findings"]]
+    tracker_warned = "leaked semaphore objects" in data["_stderr"]
+    assert ids == ["missing-main-guard", "leaked-resource"][: 2 if tracker_warned else 1], ids
+    finding = data["findings"][0]
     assert ("module-level", "guardless_executor.py", 13) in _cited(finding)
     assert data["_returncode"] == 1  # BrokenProcessPool, as plain python

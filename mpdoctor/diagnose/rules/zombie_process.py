@@ -46,9 +46,11 @@ def check(evidence: Evidence) -> list[Finding]:
 
 
 def _parent_stuck(parent: ProcessEvidence, evidence: Evidence) -> bool:
-    """The parent was stalled (hang snapshot) until the end of the run, its main thread in a
-    wait that does not end by itself (a join, a read): it would reap the child once unblocked.
-    A parent that only sleeps is not stuck: it never waits for its child, which is the bug."""
+    """The parent was stalled (hang snapshot) until the end of the run, either in a wait that
+    does not end by itself (a join, a read: it would reap the child once unblocked) or in a
+    loop a hang rule explains (orphaned-wait: polling a queue nobody can fill, the zombie is
+    that dead producer). Then the hang is the finding. A parent that only sleeps is not stuck:
+    it never waits for its child, which is the bug."""
     hang = evidence.hang
     if hang is None or not hang.ended:
         return False
@@ -56,7 +58,11 @@ def _parent_stuck(parent: ProcessEvidence, evidence: Evidence) -> bool:
     if not threads:
         return False
     main = next((t for t in threads if t.tid == parent.key.pid), None)
-    return main is None or main.waits_untimed
+    if main is None or main.waits_untimed:
+        return True
+    from mpdoctor.diagnose.rules import orphaned_wait
+
+    return any(parent.key.pid in finding.pids for finding in orphaned_wait.check(evidence))
 
 
 def _zombie_for(proc: ProcessEvidence) -> float:
