@@ -133,13 +133,13 @@ def add_stacks(snap: HangSnapshot, session_path: Path, only: list[int] | None = 
             )
             for t in threads
         ]
-    snap.sources = _sources(snap)
+    snap.sources = sources_of(snap)
     for pid in wanted:
         if pid not in snap.stacks and pid not in snap.stacks_skipped:
             snap.stacks_skipped[pid] = "not a probed Python process"
 
 
-def _sources(snap: HangSnapshot) -> dict[tuple[str, int], str]:
+def sources_of(snap: HangSnapshot) -> dict[tuple[str, int], str]:
     """The program's lines around the innermost frame of the program's own in each stack (the
     rules read a polling loop's condition from them)."""
     import linecache

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from mpdoctor.collect.events import ProcessEvents
-from mpdoctor.collect.hang import add_stacks
+from mpdoctor.collect.hang import add_stacks, sources_of
 from mpdoctor.collect.sampler import ProcessSample
 from mpdoctor.diagnose.evidence import HangSnapshot, ProcessKey
 
@@ -63,7 +63,7 @@ def take_stacks(
                 used.append("py-spy")
             if result.skipped:
                 reasons.append(sorted(set(result.skipped.values()))[0])
-    _add_sources(snap)
+    snap.sources = sources_of(snap)  # py-spy's stacks too
     for pid in snap.threads:
         if pid not in snap.stacks and pid not in snap.stacks_skipped:
             snap.stacks_skipped[pid] = "not a Python process"
@@ -82,19 +82,3 @@ def _looks_python(samples: dict[ProcessKey, ProcessSample], pid: int) -> bool:
             names = [sample.exe, sample.cmdline[0] if sample.cmdline else None, sample.name]
             return any(n and _PYTHON_EXE.match(os.path.basename(n)) for n in names)
     return False
-
-
-def _add_sources(snap: HangSnapshot) -> None:
-    """The program's lines around each stack's innermost frame of its own (the rules read a
-    polling loop's condition from them)."""
-    import linecache
-
-    from mpdoctor.diagnose.tracebacks import user_frame
-
-    for threads in snap.stacks.values():
-        for thread in threads:
-            frame = user_frame(list(reversed(thread.frames)))
-            if frame is None:
-                continue
-            for number in range(max(1, frame.line - 3), frame.line + 1):
-                snap.sources[(frame.file, number)] = linecache.getline(frame.file, number).strip()
