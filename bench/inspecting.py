@@ -99,7 +99,10 @@ def main(argv: list[str]) -> int:
         spy_text = f"{y:.1f} ms" if y is not None else (f"failed: {err}" if err else "absent")
         ratio = f"{y / s:.1f}x" if y is not None else "-"
         print(f"| {size} | {p:.1f} ms | {s:.1f} ms | {spy_text} | {ratio} |")
-    print(f"\ntarget: no stacks <= {TARGET_128_MS:.0f} ms for 128: {'met' if ok else 'MISSED'}")
+    verdict = "met" if ok else "MISSED"
+    if not any(size == 128 for size, *_rest in rows):
+        verdict = "not measured (no tree of 128)"
+    print(f"\ntarget: no stacks <= {TARGET_128_MS:.0f} ms for 128: {verdict}")
     return 0 if ok else 1
 
 

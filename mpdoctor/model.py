@@ -123,6 +123,30 @@ class Environment:
     start_method: str | None  # "fork", "spawn (forced)", ...
     cpu_count: int | None
 
+    @classmethod
+    def here(
+        cls, python: str | None, interpreter: str | None, start_method: str | None
+    ) -> Environment:
+        """The target's interpreter on this machine (`run` and `inspect` alike)."""
+        import os
+        import platform
+
+        try:
+            cpus: int | None = len(os.sched_getaffinity(0))  # the cores this process may use
+        except (AttributeError, OSError):
+            cpus = os.cpu_count()
+        return cls(python, interpreter, platform.platform(), start_method, cpus)
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """`mpdoctor inspect`: what a live process looks like now."""
+
+    cpu_percent: float | None  # over the interval, of one core
+    rss_bytes: int | None
+    num_threads: int | None
+    age_s: float | None
+
 
 @dataclass
 class Tool:

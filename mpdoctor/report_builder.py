@@ -25,6 +25,7 @@ from mpdoctor.diagnose.waitgraph import pipe_at
 from mpdoctor.model import (
     Environment,
     Finding,
+    LiveFigures,
     Outcome,
     ProcessInfo,
     Report,
@@ -61,18 +62,17 @@ def build_report(
     )
 
 
-def add_live_figures(report: Report, figures: Mapping[tuple[int, float], object]) -> Report:
+def add_live_figures(report: Report, figures: Mapping[tuple[int, float], LiveFigures]) -> Report:
     """`mpdoctor inspect`: each live process's CPU%, RSS, threads and age, from `figures`
-    keyed by (pid, create_time) (objects with those four attributes)."""
+    keyed by (pid, create_time)."""
     for info in report.processes:
         live = figures.get((info.pid, info.create_time))
         if live is None:
             continue
-        info.cpu_percent = live.cpu_percent  # type: ignore[attr-defined]
-        info.rss_bytes = live.rss_bytes  # type: ignore[attr-defined]
-        info.num_threads = live.num_threads  # type: ignore[attr-defined]
-        age = live.age_s  # type: ignore[attr-defined]
-        info.age_s = _round(age, _TIME_DIGITS)
+        info.cpu_percent = live.cpu_percent
+        info.rss_bytes = live.rss_bytes
+        info.num_threads = live.num_threads
+        info.age_s = _round(live.age_s, _TIME_DIGITS)
     return report
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from mpdoctor.cli.output import ColorChoice
+from mpdoctor.cli.output import ColorChoice, print_report
 from mpdoctor.errors import UsageError
 
 EPILOG = (
@@ -83,7 +83,7 @@ def inspect(
 
         _write(dumps(built))
     else:
-        _print_text(built, color)
+        print_report(built, color, stream=sys.stdout)
     return 1 if any(f.severity == "error" for f in built.findings) else 0
 
 
@@ -160,17 +160,6 @@ def _stacks_note(inspection) -> str:
     if inspection.stacks_note:
         text += f"; {inspection.stacks_note}"
     return text
-
-
-def _print_text(built, color: ColorChoice) -> None:
-    from mpdoctor.cli.output import _cwd
-    from mpdoctor.render.console import make_console, render_report
-
-    console = make_console(sys.stdout, color.value, os.environ)
-    try:
-        render_report(built, console, paths_under=_cwd())
-    except BrokenPipeError:
-        pass
 
 
 def _write(text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
+from typing import TextIO
 
 from mpdoctor.model import Report
 
@@ -15,17 +16,20 @@ class ColorChoice(str, Enum):
     never = "never"
 
 
-def print_report(report: Report, color: ColorChoice, *, quiet: bool = False) -> None:
-    """Render `report` on stderr; with `quiet`, print nothing unless there are findings."""
+def print_report(
+    report: Report, color: ColorChoice, *, quiet: bool = False, stream: TextIO | None = None
+) -> None:
+    """Render `report` on stderr (`run`, `report`) or `stream` (`inspect`: stdout); with
+    `quiet`, print nothing unless there are findings."""
     if quiet and not report.findings:
         return
     from mpdoctor.render.console import make_console, render_report
 
-    console = make_console(sys.stderr, color.value, os.environ)
+    console = make_console(stream or sys.stderr, color.value, os.environ)
     try:
         render_report(report, console, paths_under=_cwd())
     except BrokenPipeError:
-        pass  # stderr went away (`| head`): the exit status still tells
+        pass  # the stream went away (`| head`): the exit status still tells
 
 
 def _cwd() -> str | None:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mpdoctor.collect.pipes import bytes_queued, holders, with_modes
 from mpdoctor.collect.waits import mapped_objects, mapping_of, read_threads
 from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
+
+if TYPE_CHECKING:
+    from mpdoctor.collect.events import ProcessEvents
 
 
 def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnapshot:
@@ -110,14 +114,21 @@ def caught_signals(pid: int) -> list[int]:
     return []
 
 
-def add_stacks(snap: HangSnapshot, session_path: Path, only: list[int] | None = None) -> None:
+def add_stacks(
+    snap: HangSnapshot,
+    session_path: Path,
+    only: list[int] | None = None,
+    events: list[ProcessEvents] | None = None,
+) -> None:
     """Dump the Python stacks of every process of `snap` (of `only`, when given) that armed
-    the stack signal."""
+    the stack signal; `events`: the session's probe files when the caller has read them."""
     from mpdoctor.collect.events import read_events
     from mpdoctor.collect.stacks import take_stacks, targets_from, thread_names
 
     wanted = set(snap.threads) if only is None else set(only) & set(snap.threads)
-    streams = {s.pid: s for s in read_events(session_path / "events") if s.pid in wanted}
+    if events is None:
+        events = read_events(session_path / "events")
+    streams = {s.pid: s for s in events if s.pid in wanted}
     targets, refused = targets_from(list(streams.values()), session_path / "stacks")
     result = take_stacks(targets, session_path / "stacks")
     snap.stacks_skipped = {**refused, **result.skipped}

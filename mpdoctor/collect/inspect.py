@@ -21,13 +21,11 @@ Errors are `MpdoctorError`s with inspect's exit codes (`inspect_target`, `cli/in
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpdoctor.collect import identity
+from mpdoctor.collect import identity, procfs
 from mpdoctor.collect.events import ProcessEvents, StartEvent
 from mpdoctor.collect.hang import snapshot
 from mpdoctor.collect.inspect_session import session_of, sizes_of, tree_streams
@@ -40,11 +38,18 @@ from mpdoctor.collect.inspect_target import (
     TargetGone,
     check_target,
 )
-from mpdoctor.collect.live_tree import discover, rss_of
+from mpdoctor.collect.live_tree import discover
 from mpdoctor.collect.live_waits import mark_outside_holders, steady, visibility_notes
 from mpdoctor.collect.progress import CPU_SLACK_S, MIN_CPU_SHARE
-from mpdoctor.collect.sampler import ProcessSample, ProcfsReader, Reading
+from mpdoctor.collect.sampler import (
+    ProcessSample,
+    ProcfsReader,
+    Reading,
+    apply_reading,
+    new_record,
+)
 from mpdoctor.diagnose.evidence import Evidence, ProcessKey
+from mpdoctor.model import Environment, LiveFigures
 
 __all__ = [
     "EXIT_BAD_TARGET",
@@ -68,16 +73,6 @@ class InspectOptions:
     interval_s: float = INTERVAL_S
     max_processes: int = MAX_PROCESSES
     stacks: bool = True
-
-
-@dataclass(frozen=True)
-class LiveFigures:
-    """What a live process looks like now (the report's figures beyond the run's)."""
-
-    cpu_percent: float | None  # over the interval, of one core
-    rss_bytes: int | None
-    num_threads: int | None
-    age_s: float | None
 
 
 @dataclass
@@ -133,9 +128,8 @@ def inspect_tree(pid: int, options: InspectOptions | None = None) -> Inspection:
     snap = snapshot(live, t_s=now_wall - t0, pipes=True)
     hidden_outside = mark_outside_holders(snap, tree)
     snap.reason = "inspect"
-    snap.stack_signal = next(
-        (s.last(StartEvent).stack_signal for s in streams if s.last(StartEvent)), None
-    )
+    starts = [start for s in streams if (start := s.last(StartEvent)) is not None]
+    snap.stack_signal = starts[0].stack_signal if starts else None
     notes += visibility_notes(snap, live, hidden_outside)
     look_s = time.monotonic() - t_a
 
@@ -203,25 +197,10 @@ def _first_look(readings: list[Reading], rel: float) -> _FirstLook:
     samples: dict[ProcessKey, ProcessSample] = {}
     rss: dict[ProcessKey, int | None] = {}
     for reading in readings:
-        details = reader.details(reading.key.pid, reading.comm)
-        sample = ProcessSample(
-            key=reading.key,
-            ppid=reading.ppid,
-            first_seen_s=rel,
-            last_seen_s=rel,
-            state=reading.state,
-            cpu_s=reading.cpu_s,
-            num_threads=reading.num_threads,
-            peak_rss_bytes=reading.peak_rss_bytes,
-            cmdline=details.cmdline,
-            exe=details.exe,
-            name=details.name,
-        )
-        if reading.state == "zombie":
-            sample.zombie_since_s = sample.zombie_until_s = rel
-            sample.zombie_status = reading.zombie_status
-        else:
-            rss[reading.key] = rss_of(reading.key.pid)
+        sample = new_record(reading, reader.details(reading.key.pid, reading.comm), rel)
+        apply_reading(sample, reading, rel)
+        if reading.state != "zombie":
+            rss[reading.key] = procfs.rss_bytes(reading.key.pid)
         samples[reading.key] = sample
     return _FirstLook(readings, samples, rss)
 
@@ -237,32 +216,21 @@ def _second_look(
         key = reading.key
         after = later.get(key)
         sample = first.samples[key]
+        end_s = sample.first_seen_s + elapsed
         age = max(0.0, time.time() - (key.create_time - skew))
+        if after is None:  # ended (or, a zombie, was reaped) during the interval
+            sample.gone_s = end_s
+        else:  # a zombie seen at both looks was one for the whole interval
+            apply_reading(sample, after, end_s)
         if reading.state == "zombie":
-            if after is not None:  # still unreaped at the second look
-                sample.zombie_until_s = sample.first_seen_s + elapsed
-            else:  # reaped during the interval
-                sample.gone_s = elapsed + sample.first_seen_s
             figures[key] = LiveFigures(None, None, None, age)
-            continue
-        if after is None:  # ended during the interval
-            sample.gone_s = elapsed + sample.first_seen_s
+        elif after is None:
             figures[key] = LiveFigures(None, first.rss.get(key), reading.num_threads, age)
-            continue
-        delta = (after.cpu_s or 0.0) - (reading.cpu_s or 0.0)
-        cpu_moved += max(0.0, delta)
-        sample.state = after.state
-        sample.cpu_s = after.cpu_s
-        sample.num_threads = after.num_threads or sample.num_threads
-        if after.state == "zombie":
-            sample.zombie_since_s = sample.zombie_until_s = sample.first_seen_s + elapsed
-            sample.zombie_status = after.zombie_status
-        figures[key] = LiveFigures(
-            round(100.0 * max(0.0, delta) / elapsed, 1),
-            first.rss.get(key),
-            after.num_threads,
-            age,
-        )
+        else:
+            delta = max(0.0, (after.cpu_s or 0.0) - (reading.cpu_s or 0.0))
+            cpu_moved += delta
+            cpu_percent = round(100.0 * delta / elapsed, 1)
+            figures[key] = LiveFigures(cpu_percent, first.rss.get(key), after.num_threads, age)
     return figures, cpu_moved
 
 
@@ -277,17 +245,7 @@ def _live_states(evidence: Evidence, samples: dict[ProcessKey, ProcessSample]) -
             proc.state = "zombie"
 
 
-def environment_of(inspection: Inspection):
+def environment_of(inspection: Inspection) -> Environment:
     """The report's environment: the root's interpreter and Python when known."""
-    from mpdoctor.model import Environment
-
-    evidence = inspection.evidence
-    root = evidence.processes.get(inspection.root)
-    python = root.python if root else None
-    return Environment(
-        python=python,
-        interpreter=root.exe if root else None,
-        platform=sys.platform,
-        start_method=None,
-        cpu_count=os.cpu_count(),
-    )
+    root = inspection.evidence.processes.get(inspection.root)
+    return Environment.here(root.python if root else None, root.exe if root else None, None)

@@ -9,7 +9,6 @@ rules (a polling loop's condition).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from mpdoctor.collect.events import ProcessEvents
@@ -32,13 +31,14 @@ def take_stacks(
     used = []
     if session is not None and streams:
         probed = [s.pid for s in streams if s.pid in snap.threads]
-        add_stacks(snap, session, only=probed)
+        add_stacks(snap, session, only=probed, events=streams)
         if snap.stacks:
             used.append("probe")
+    by_pid = {key.pid: sample for key, sample in samples.items()}
     wanted = [
         pid
         for pid in snap.threads
-        if pid not in snap.stacks and _looks_python(samples, pid) and pid != os.getpid()
+        if pid not in snap.stacks and pid in by_pid and _looks_python(by_pid[pid])
     ]
     reasons: list[str] = []
     if wanted:
@@ -74,11 +74,7 @@ def take_stacks(
     return means, note
 
 
-def _looks_python(samples: dict[ProcessKey, ProcessSample], pid: int) -> bool:
-    from mpdoctor.diagnose.roles import _PYTHON_EXE
+def _looks_python(sample: ProcessSample) -> bool:
+    from mpdoctor.diagnose.roles import runs_python
 
-    for sample in samples.values():
-        if sample.key.pid == pid:
-            names = [sample.exe, sample.cmdline[0] if sample.cmdline else None, sample.name]
-            return any(n and _PYTHON_EXE.match(os.path.basename(n)) for n in names)
-    return False
+    return runs_python(sample.exe, sample.cmdline[0] if sample.cmdline else None, sample.name)

@@ -13,8 +13,6 @@ from mpdoctor.collect import procfs
 from mpdoctor.collect.sampler import ProcfsReader, Reading
 from mpdoctor.errors import MpdoctorError
 
-_PF_KTHREAD = 0x00200000
-
 EXIT_FINDINGS = 1  # an error-level finding
 EXIT_BAD_TARGET = 2  # not a number, no such process, zombie, kernel thread, /proc hidden
 EXIT_GONE = 3  # the target exited (or its pid was reused) during the inspection
@@ -52,17 +50,6 @@ def check_target(pid: int) -> Reading:
             f"pid {pid} is a zombie: it has exited and waits for its parent (pid {parent}) "
             "to reap it; inspect the parent instead",
         )
-    if is_kernel_thread(pid):
+    if procfs.is_kernel_thread(pid):
         raise BadTarget(f"pid {pid} is a kernel thread ({reading.comm}), not a program")
     return reading
-
-
-def is_kernel_thread(pid: int) -> bool:
-    raw = procfs._read(f"{procfs.PROC}/{pid}/stat")
-    if not raw:
-        return False
-    fields = raw.rpartition(b")")[2].split()
-    try:
-        return bool(int(fields[6]) & _PF_KTHREAD)  # field 9: flags
-    except (IndexError, ValueError):
-        return False

@@ -53,22 +53,3 @@ def _count_below(pids: list[int], seen: set[int]) -> int:
                 seen.add(child)
                 pids.append(child)
     return count + len(pids)
-
-
-def rss_of(pid: int) -> int | None:
-    """The resident set size in bytes (VmRSS of /proc/PID/status), None when unreadable."""
-    return _status_field(pid, b"VmRSS")
-
-
-def _status_field(pid: int, name: bytes) -> int | None:
-    raw = procfs._read(f"{procfs.PROC}/{pid}/status", 8192)
-    if not raw:
-        return None
-    start = raw.find(b"\n" + name + b":")
-    if start < 0:
-        return None
-    parts = raw[start + len(name) + 2 :].split(b"\n", 1)[0].split()
-    try:
-        return int(parts[0]) * 1024
-    except (IndexError, ValueError):
-        return None

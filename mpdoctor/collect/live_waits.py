@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 
 from mpdoctor.collect import procfs
+from mpdoctor.collect.pipes import holders
 from mpdoctor.diagnose.evidence import HangSnapshot, ThreadState
+from mpdoctor.diagnose.waitgraph import pipe_at
 
 
 def _wait_key(t: ThreadState) -> tuple:
@@ -35,45 +37,23 @@ def mark_outside_holders(snap: HangSnapshot, tree: set[int]) -> list[int]:
     """A pipe the tree waits on that a process outside the tree also holds (a pool worker's
     task queue, written by its parent) can be released from there: mark it external. Returns
     the pids outside the tree whose descriptors could not be read (their pipes are unknown)."""
-    waited = set()
-    for pid, threads in snap.threads.items():
-        for thread in threads:
-            if thread.blocked and thread.fd is not None:
-                for pipe in snap.pipes:
-                    if (pid, thread.fd) in pipe.readers or (pid, thread.fd) in pipe.writers:
-                        waited.add(pipe.inode)
+    waited = {
+        pipe.inode
+        for pid, threads in snap.threads.items()
+        for thread in threads
+        if thread.blocked and (pipe := pipe_at(snap, pid, thread.fd)) is not None
+    }
     if not waited:
         return []
-    links = {f"pipe:[{inode}]": inode for inode in waited}
-    outside: set[int] = set()
-    hidden = []
     me = os.getpid()
-    for pid in procfs.all_pids():
-        if pid in tree or pid == me:
-            continue
-        base = f"{procfs.PROC}/{pid}/fd"
-        try:
-            names = os.listdir(base)
-        except PermissionError:
-            hidden.append(pid)
-            continue
-        except OSError:
-            continue
-        for name in names:
-            try:
-                inode = links.get(os.readlink(f"{base}/{name}"))
-            except OSError:
-                continue
-            if inode is not None:
-                outside.add(inode)
+    others = [pid for pid in procfs.all_pids() if pid not in tree and pid != me]
+    hidden: set[int] = set()
+    held = holders(others, hidden, modes=False)  # one readlink per descriptor, no lstat
     for pipe in snap.pipes:
-        if pipe.inode in outside:
+        # unknown holders (hidden descriptors): no pipe the tree waits on can be proven
+        if pipe.inode in waited and (hidden or ("pipe", pipe.inode) in held):
             pipe.external = True
-    if hidden:  # unknown holders: no pipe the tree waits on can be proven
-        for pipe in snap.pipes:
-            if pipe.inode in waited:
-                pipe.external = True
-    return hidden
+    return sorted(hidden)
 
 
 def visibility_notes(snap: HangSnapshot, live: list[int], hidden_outside: list[int]) -> list[str]:

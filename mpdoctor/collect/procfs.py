@@ -14,6 +14,7 @@ PROC = "/proc"
 # 1-based field numbers of /proc/PID/stat (proc(5)); fields after the comm start at field 3.
 _F_STATE = 3
 _F_PPID = 4
+_F_FLAGS = 9
 _F_MINFLT = 10
 _F_MAJFLT = 12
 _F_UTIME = 14
@@ -21,6 +22,7 @@ _F_STIME = 15
 _F_NUM_THREADS = 20
 _F_STARTTIME = 22
 _F_EXIT_CODE = 52
+_PF_KTHREAD = 0x00200000
 
 
 def _read(path: str, size: int = 4096) -> bytes | None:
@@ -113,18 +115,38 @@ def zombie_exit_status(pid: int) -> int | None:
 
 def peak_rss_bytes(pid: int) -> int | None:
     """VmHWM (peak resident set size) in bytes; None for zombies, kernel threads, gone pids."""
+    return _status_bytes(pid, b"VmHWM")
+
+
+def rss_bytes(pid: int) -> int | None:
+    """VmRSS (resident set size now) in bytes; None for zombies, kernel threads, gone pids."""
+    return _status_bytes(pid, b"VmRSS")
+
+
+def _status_bytes(pid: int, name: bytes) -> int | None:
+    """A size line of /proc/PID/status ("VmHWM:   1234 kB") in bytes."""
     raw = _read(f"{PROC}/{pid}/status", 8192)
     if not raw:
         return None
-    start = raw.find(b"\nVmHWM:")
+    start = raw.find(b"\n" + name + b":")
     if start < 0:
         return None
     end = raw.find(b"\n", start + 1)
-    parts = raw[start + 7 : end if end > 0 else None].split()
+    parts = raw[start + len(name) + 2 : end if end > 0 else None].split()
     try:
         return int(parts[0]) * 1024  # the kernel always reports kB
     except (IndexError, ValueError):
         return None
+
+
+def is_kernel_thread(pid: int) -> bool:
+    """The kernel's own thread (PF_KTHREAD in the flags, field 9): no program to inspect."""
+    parsed = _stat_fields(pid)
+    flags = _field(parsed[1], _F_FLAGS) if parsed else None
+    try:
+        return flags is not None and bool(int(flags) & _PF_KTHREAD)
+    except ValueError:
+        return False
 
 
 def cmdline(pid: int) -> list[str] | None:

@@ -93,18 +93,8 @@ class RunResult:
     @property
     def environment(self) -> Environment:
         """The report's `environment`: the target's interpreter, this machine."""
-        import platform
-
-        try:
-            cpus: int | None = len(os.sched_getaffinity(0))  # the cores this run may use
-        except (AttributeError, OSError):
-            cpus = os.cpu_count()
-        return Environment(
-            python=self.python_version,
-            interpreter=self.interpreter or self.interpreter_exe,
-            platform=platform.platform(),
-            start_method=self.start_method,
-            cpu_count=cpus,
+        return Environment.here(
+            self.python_version, self.interpreter or self.interpreter_exe, self.start_method
         )
 
     def exit_code(self) -> int:

@@ -218,6 +218,43 @@ class ProcessSample:
     activity: int | None = None  # the last reading's (see Reading.activity)
 
 
+def new_record(reading: Reading, details: Details, t: float) -> ProcessSample:
+    """The record of a process first seen at `t` (then `apply_reading`)."""
+    return ProcessSample(
+        key=reading.key,
+        ppid=reading.ppid,
+        first_seen_s=t,
+        last_seen_s=t,
+        cmdline=details.cmdline,
+        exe=details.exe,
+        name=details.name,
+    )
+
+
+def apply_reading(record: ProcessSample, reading: Reading, t: float) -> bool:
+    """Bring `record` up to `reading`, taken at `t`; whether the process ran since the last
+    reading (a CPU tick or a page fault: its program may have changed by exec)."""
+    ran = reading.activity is None or reading.activity != record.activity
+    record.activity = reading.activity
+    record.last_seen_s = t
+    record.ppid_now = reading.ppid
+    record.state = reading.state
+    if reading.cpu_s is not None:
+        record.cpu_s = reading.cpu_s
+    if reading.num_threads is not None:
+        record.num_threads = reading.num_threads
+    if reading.peak_rss_bytes is not None:
+        record.peak_rss_bytes = max(record.peak_rss_bytes or 0, reading.peak_rss_bytes)
+    if reading.state == "zombie":
+        if record.zombie_since_s is None:
+            record.zombie_since_s = t
+        record.zombie_until_s = t
+        if reading.zombie_status is not None:
+            record.zombie_status = reading.zombie_status
+        return False  # a zombie runs nothing
+    return ran
+
+
 class Sampler:
     """Samples the tree below `root` on its own thread; every method is thread-safe."""
 
@@ -431,16 +468,7 @@ class Sampler:
         if not fresh:
             record = self._records[reading.key]
         else:
-            details = self.reader.details(reading.key.pid, reading.comm)
-            record = ProcessSample(
-                key=reading.key,
-                ppid=reading.ppid,
-                first_seen_s=t,
-                last_seen_s=t,
-                cmdline=details.cmdline,
-                exe=details.exe,
-                name=details.name,
-            )
+            record = new_record(reading, self.reader.details(reading.key.pid, reading.comm), t)
             self._records[reading.key] = record
         self._live[reading.key.pid] = reading.key
         self._update(record, reading, t, details_read=fresh)
@@ -448,24 +476,7 @@ class Sampler:
     def _update(
         self, record: ProcessSample, reading: Reading, t: float, details_read: bool = False
     ) -> None:
-        ran = reading.activity is None or reading.activity != record.activity
-        record.activity = reading.activity
-        record.last_seen_s = t
-        record.ppid_now = reading.ppid
-        record.state = reading.state
-        if reading.cpu_s is not None:
-            record.cpu_s = reading.cpu_s
-        if reading.num_threads is not None:
-            record.num_threads = reading.num_threads
-        if reading.peak_rss_bytes is not None:
-            record.peak_rss_bytes = max(record.peak_rss_bytes or 0, reading.peak_rss_bytes)
-        if reading.state == "zombie":
-            if record.zombie_since_s is None:
-                record.zombie_since_s = t
-            record.zombie_until_s = t
-            if reading.zombie_status is not None:
-                record.zombie_status = reading.zombie_status
-            return
+        ran = apply_reading(record, reading, t)
         if not ran or details_read:
             return  # an exec faults pages in: idle since the last tick, same program
         # exec keeps the pid and start time but changes the program (the pyenv shim execs

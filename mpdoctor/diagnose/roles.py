@@ -118,10 +118,12 @@ def _c_argument(cmdline: list[str]) -> str | None:
 def _is_python(proc: ProcessEvidence) -> bool:
     if proc.probed or proc.python:
         return True
-    for path in (proc.exe, proc.cmdline[0] if proc.cmdline else None):
-        if path and _PYTHON_EXE.match(os.path.basename(path)):
-            return True
-    return False
+    return runs_python(proc.exe, proc.cmdline[0] if proc.cmdline else None)
+
+
+def runs_python(*paths: str | None) -> bool:
+    """Some of these (executable, argv[0], process name) names a Python interpreter."""
+    return any(path and _PYTHON_EXE.match(os.path.basename(path)) for path in paths)
 
 
 def classify(proc: ProcessEvidence, evidence: Evidence) -> str:

@@ -36,7 +36,7 @@ from mpdoctor.render.terminal import ColorChoice, make_console
 
 __all__ = ["ColorChoice", "make_console", "render_report"]
 
-_SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 _STATE_STYLE = {
     "running": "green",
     "sleeping": "cyan",
@@ -142,26 +142,15 @@ def _header(report: Report) -> Table:
 
 def process_tree(report: Report, new: set[int] | frozenset[int] = frozenset()) -> Tree:
     """The report's process tree alone (`inspect --watch`); pids in `new` are marked."""
-    tree = _process_tree(report.processes, report.findings, report.environment.platform)
-    if new:
-        _mark_new(tree, new)
-    return tree
+    return _process_tree(report.processes, report.findings, report.environment.platform, new)
 
 
-def _mark_new(node: Tree, new: set[int] | frozenset[int]) -> None:
-    for child in node.children:
-        label = child.label
-        if isinstance(label, Text) and _pid_of(label) in new:
-            label.append(" new", style="bold green")
-        _mark_new(child, new)
-
-
-def _pid_of(line: Text) -> int | None:
-    parts = line.plain.split(" ", 2)
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-
-
-def _process_tree(processes: list[ProcessInfo], findings: list[Finding], platform: str) -> Tree:
+def _process_tree(
+    processes: list[ProcessInfo],
+    findings: list[Finding],
+    platform: str,
+    new: set[int] | frozenset[int] = frozenset(),
+) -> Tree:
     named: dict[int, list[Finding]] = {}
     for finding in findings:
         for pid in finding.pids:
@@ -171,6 +160,8 @@ def _process_tree(processes: list[ProcessInfo], findings: list[Finding], platfor
     for proc in processes:
         parent = _parent_node(proc, nodes)
         line = _process_line(proc, platform, named.get(proc.pid, []))
+        if proc.pid in new:
+            line.append(" new", style="bold green")
         nodes.append((proc, (parent or tree).add(line)))
     return tree
 
@@ -201,7 +192,7 @@ def _process_line(proc: ProcessInfo, platform: str, findings: list[Finding]) -> 
     if details:
         line.append(", " + ", ".join(details), style="dim")
     for finding in findings:  # ties the tree to the findings below
-        line.append(f" [{finding.id}]", style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+        line.append(f" [{finding.id}]", style=SEVERITY_STYLE.get(finding.severity, "bold"))
     return line
 
 
@@ -244,7 +235,7 @@ def _findings_heading(findings: list[Finding]) -> Text:
 
 def _finding(finding: Finding, paths_under: str | None) -> RenderableType:
     head = Text()
-    head.append(finding.severity.upper(), style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+    head.append(finding.severity.upper(), style=SEVERITY_STYLE.get(finding.severity, "bold"))
     head.append(" ")
     head.append(finding.id, style="bold")
     head.append(f": {finding.title}")

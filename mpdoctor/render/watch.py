@@ -13,9 +13,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from mpdoctor.model import ProcessInfo, Report
-from mpdoctor.render.console import process_tree
-
-_SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
+from mpdoctor.render.console import SEVERITY_STYLE, process_tree
 
 
 @dataclass
@@ -48,7 +46,7 @@ def watch_view(state: WatchState, report: Report | None, pid: int) -> Renderable
     for proc in gone:
         parts.append(Text(f"  gone: {proc.role} {proc.pid} {proc.name}", style="yellow"))
     for finding in report.findings:
-        line = Text(f"{finding.severity} ", style=_SEVERITY_STYLE.get(finding.severity, "bold"))
+        line = Text(f"{finding.severity} ", style=SEVERITY_STYLE.get(finding.severity, "bold"))
         line.append(f"[{finding.id}] ", style="bold")
         line.append(finding.title)
         parts.append(line)
