@@ -25,7 +25,8 @@ def lookup(key):
 if __name__ == "__main__":
     pool = Pool(2, initializer=connect)  # <- finding (created)
     try:
-        print(pool.map_async(lookup, range(4)).get(timeout=3))
+        # chunksize given: map_async would divide by the pool's size, 0 at moments here
+        print(pool.map_async(lookup, range(4), chunksize=1).get(timeout=3))
     except TimeoutError:
         pool.terminate()
         sys.exit("no result after 3 s")

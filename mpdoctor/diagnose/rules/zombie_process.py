@@ -17,6 +17,7 @@ from mpdoctor.model import Finding, Hint
 
 RULE_ID = "zombie-process"
 MIN_ZOMBIE_S = 2.0
+_CLOCK_SLACK_S = 1e-6  # a span of 2 s computed as (t + 2) - t can come out 1.9999999999999998
 
 HINT = Hint(
     fix=(
@@ -34,7 +35,7 @@ HINT = Hint(
 def check(evidence: Evidence) -> list[Finding]:
     findings = []
     for proc in sorted(evidence.processes.values(), key=lambda p: p.zombie_since_s or 0.0):
-        if proc.key == evidence.main or _zombie_for(proc) < MIN_ZOMBIE_S:
+        if proc.key == evidence.main or _zombie_for(proc) < MIN_ZOMBIE_S - _CLOCK_SLACK_S:
             continue
         parent = parent_of(proc, evidence)
         if parent is None:
