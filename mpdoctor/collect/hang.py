@@ -9,10 +9,11 @@ held, the timeout). Pure data for `diagnose/waitgraph.py` and the hang rules.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mpdoctor.collect.pipes import bytes_queued, holders, with_modes
+from mpdoctor.collect.pipes import End, bytes_queued, end_at, holders, with_modes
 from mpdoctor.collect.waits import mapped_objects, mapping_of, read_threads
 from mpdoctor.diagnose.evidence import HangSnapshot, PipeState, ThreadStack, ThreadState
 
@@ -20,9 +21,21 @@ if TYPE_CHECKING:
     from mpdoctor.collect.events import ProcessEvents
 
 
-def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnapshot:
+def snapshot(
+    pids: list[int],
+    t_s: float = 0.0,
+    pipes: bool = True,
+    *,
+    outside: Iterable[int] = (),
+    lonely_for: Collection[int] | None = None,
+) -> HangSnapshot:
     """Threads of `pids` and (`pipes`) the pipes they hold (a pid that is gone is left out).
-    Without pipes it is the monitor's cheap look: a few small reads per thread."""
+    Without pipes it is the monitor's cheap look: a few small reads per thread.
+
+    `outside`: processes outside the tree that may hold the other end of a pipe the tree
+    waits on (the root's ancestors), read first; mpdoctor's own process always is.
+    `lonely_for`: the processes whose pipes held by nobody else a rule may read (a loop that
+    polls a queue after its producer ended: those with an ended child); None: every one."""
     threads: dict[int, list[ThreadState]] = {}
     for pid in pids:
         waits = read_threads(pid, full=pipes)
@@ -44,7 +57,7 @@ def snapshot(pids: list[int], t_s: float = 0.0, pipes: bool = True) -> HangSnaps
             ]
     snap = HangSnapshot(t_s=t_s, threads=threads)
     if pipes:
-        snap.pipes = _pipes(list(threads), snap.unreadable_fds, threads)
+        snap.pipes = _pipes(list(threads), snap.unreadable_fds, threads, outside, lonely_for)
         snap.catches = {pid: caught_signals(pid) for pid in threads}
         _shared_futexes(snap)
     return snap
@@ -69,25 +82,44 @@ def _shared_futexes(snap: HangSnapshot) -> None:
 
 
 def _pipes(
-    pids: list[int], unreadable: set[int], threads: dict[int, list[ThreadState]]
+    pids: list[int],
+    unreadable: set[int],
+    threads: dict[int, list[ThreadState]],
+    outside: Iterable[int] = (),
+    lonely_for: Collection[int] | None = None,
 ) -> list[PipeState]:
     """The pipes a rule can read: one some thread is on (its system call names the
-    descriptor), or one whose every end is in a single process (a polling loop's own queue).
-    The others (a forked tree holds its siblings' pipes: 16,000 descriptors in 128 processes)
-    cost only the readlink that finds their holders: no mode, no queued bytes."""
+    descriptor), or one whose every end is in a single process of `lonely_for` (a polling
+    loop's own queue).
+
+    Reading every descriptor of the tree is what costs (a forked tree holds its siblings'
+    pipes: 16,000 descriptors in 128 processes, one readlink each), so it happens only when
+    a rule needs it: the pipes the threads are on are read first, then looked for outside the
+    tree; a pipe held outside can be written or read from there (never proven), and when every
+    one is and no process can poll a lonely queue, the tree's tables are not read at all."""
+    named = sorted(
+        {(pid, t.fd) for pid, states in threads.items() for t in states if t.fd is not None}
+    )
+    on = [end for pid, fd in named if (end := end_at(pid, fd)) is not None]
+    lonely = set(pids) if lonely_for is None else set(pids) & set(lonely_for)
+    if not on and not lonely:
+        return []
     # The monitor holds what the program inherited from it (stdin, stdout, stderr): a pipe to
     # or from the world outside the tree, whose other end no snapshot can see.
-    monitor = os.getpid()
-    named = {(pid, t.fd) for pid, states in threads.items() for t in states if t.fd is not None}
+    outer = [os.getpid(), *(pid for pid in outside if pid not in pids)]
+    held_outside = holders(outer, modes=False)
+    if not lonely and all(("pipe", end.inode) in held_outside for end in on):
+        return [_external(inode, ends) for inode, ends in _by_inode(on).items()]
     pipes = []
-    for (kind, inode), found in holders([*pids, monitor], unreadable, modes=False).items():
+    table = holders(pids, unreadable, modes=False)
+    named_set = set(named)
+    for (kind, inode), held in table.items():
         if kind != "pipe":
             continue
-        held = [e for e in found if e.pid != monitor]
-        if not any((e.pid, e.fd) in named for e in held) and len({e.pid for e in held}) != 1:
+        in_one = len({e.pid for e in held}) == 1 and held[0].pid in lonely
+        if not in_one and not any((e.pid, e.fd) in named_set for e in held):
             continue
-        ends = with_modes(found)
-        inside = [e for e in ends if e.pid != monitor]
+        inside = with_modes(held)
         reader = next((e for e in inside if e.mode == "r"), None)
         pipes.append(
             PipeState(
@@ -95,10 +127,29 @@ def _pipes(
                 readers=sorted({(e.pid, e.fd) for e in inside if e.mode == "r"}),
                 writers=sorted({(e.pid, e.fd) for e in inside if e.mode == "w"}),
                 queued=bytes_queued(reader) if reader is not None else None,
-                external=len(inside) < len(ends),
+                external=("pipe", inode) in held_outside,
             )
         )
     return pipes
+
+
+def _by_inode(ends: list[End]) -> dict[int, list[End]]:
+    found: dict[int, list[End]] = {}
+    for end in ends:
+        found.setdefault(end.inode, []).append(end)
+    return found
+
+
+def _external(inode: int, on: list[End]) -> PipeState:
+    """A pipe also held outside the tree, known by the ends the tree's threads are on only."""
+    reader = next((e for e in on if e.mode == "r"), None)
+    return PipeState(
+        inode=inode,
+        readers=sorted((e.pid, e.fd) for e in on if e.mode == "r"),
+        writers=sorted((e.pid, e.fd) for e in on if e.mode == "w"),
+        queued=bytes_queued(reader) if reader is not None else None,
+        external=True,
+    )
 
 
 def caught_signals(pid: int) -> list[int]:

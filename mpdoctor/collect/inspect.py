@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpdoctor.collect import identity, procfs
-from mpdoctor.collect.events import ProcessEvents, StartEvent
+from mpdoctor.collect.events import ChildExitEvent, ProcessEvents, StartEvent
 from mpdoctor.collect.hang import snapshot
 from mpdoctor.collect.inspect_session import session_of, sizes_of, tree_streams
 from mpdoctor.collect.inspect_stacks import take_stacks
@@ -125,7 +125,13 @@ def inspect_tree(pid: int, options: InspectOptions | None = None) -> Inspection:
         streams = tree_streams(read_events(session / "events"), tree)
     sizes = sizes_of(streams)
 
-    snap = snapshot(live, t_s=now_wall - t0, pipes=True)
+    snap = snapshot(
+        live,
+        t_s=now_wall - t0,
+        pipes=True,
+        outside=procfs.ancestors(root.key.pid),
+        lonely_for=parents_of_ended(readings, streams),
+    )
     hidden_outside = mark_outside_holders(snap, tree)
     snap.reason = "inspect"
     starts = [start for s in streams if (start := s.last(StartEvent)) is not None]
@@ -188,6 +194,21 @@ def inspect_tree(pid: int, options: InspectOptions | None = None) -> Inspection:
         },
         notes=notes,
     )
+
+
+def parents_of_ended(readings: list[Reading], streams: list[ProcessEvents]) -> set[int]:
+    """The processes of the tree with a child that has ended, as far as can be seen: a zombie
+    child, a child's exit recorded by its probe, a probed child no longer alive. Only these
+    can poll a queue whose producer is gone (orphaned-wait's suspected case)."""
+    live = {r.key.pid for r in readings if r.state != "zombie"}
+    parents = {r.ppid for r in readings if r.state == "zombie"}
+    for stream in streams:
+        if stream.of(ChildExitEvent):
+            parents.add(stream.pid)
+        start = stream.last(StartEvent)
+        if stream.pid not in live and start is not None and start.ppid:
+            parents.add(start.ppid)
+    return parents
 
 
 def _first_look(readings: list[Reading], rel: float) -> _FirstLook:

@@ -41,7 +41,9 @@ def mark_outside_holders(snap: HangSnapshot, tree: set[int]) -> list[int]:
         pipe.inode
         for pid, threads in snap.threads.items()
         for thread in threads
-        if thread.blocked and (pipe := pipe_at(snap, pid, thread.fd)) is not None
+        if thread.blocked
+        and (pipe := pipe_at(snap, pid, thread.fd)) is not None
+        and not pipe.external  # already known to be held outside
     }
     if not waited:
         return []

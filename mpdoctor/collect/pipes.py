@@ -51,6 +51,19 @@ def ends_of(pid: int, modes: bool = True) -> list[End] | None:
     return ends
 
 
+def end_at(pid: int, fd: int) -> End | None:
+    """The pipe end descriptor `fd` of `pid` is, with its mode; None for anything else (or a
+    descriptor gone meanwhile): one readlink and one lstat, not the whole table."""
+    try:
+        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+    if link[:6] != "pipe:[":
+        return None
+    mode = _mode(pid, str(fd))
+    return End(pid, fd, "pipe", int(link[6:-1]), mode) if mode is not None else None
+
+
 def _mode(pid: int, fd: str) -> str | None:
     """The access mode of a descriptor, from the permission bits of its /proc link (the kernel
     sets them from the open mode: r-x for O_RDONLY, -wx for O_WRONLY): one lstat, where

@@ -182,6 +182,16 @@ def children(pid: int) -> list[int] | None:
     return found
 
 
+def ancestors(pid: int) -> list[int]:
+    """The parent of `pid`, its parent and so on up to (not including) pid 0, nearest first."""
+    found: list[int] = []
+    stat = read_stat(pid)
+    while stat is not None and stat.ppid > 0 and stat.ppid not in found:
+        found.append(stat.ppid)
+        stat = read_stat(stat.ppid)
+    return found
+
+
 def all_pids() -> list[int]:
     try:
         return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]

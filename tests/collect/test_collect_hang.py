@@ -96,3 +96,30 @@ def test_timed_waits_prove_nothing(code) -> None:
         assert join_before_drain(snap, members) == [] and orphaned_reads(snap, members) == []
     finally:
         _end(proc)
+
+
+def test_a_pipe_held_outside_is_external_and_the_tree_s_tables_are_not_read() -> None:
+    """A read of stdin that this test process writes: never provable, and no rule needs the
+    other descriptors of the tree (nobody polls a lonely queue), so they are not read."""
+    code = "import os, sys; print(os.getpid(), flush=True); sys.stdin.read()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert int(proc.stdout.readline()) == proc.pid
+        time.sleep(0.5)
+        snap = snapshot([proc.pid], lonely_for=set())
+        [pipe] = snap.pipes
+        assert pipe.external and pipe.readers == [(proc.pid, 0)] and pipe.writers == []
+        assert stuck(snap) == set()
+        # with every process a possible poller, its stdout (held by it alone) is read too
+        full = snapshot([proc.pid])
+        assert {p.inode for p in full.pipes} > {pipe.inode}
+        assert all(p.external for p in full.pipes)  # stdout's reader is this process
+    finally:
+        proc.stdin.close()
+        _end(proc)

@@ -272,6 +272,40 @@ def _fd_of(snap: HangSnapshot, pid: int) -> int:
     return thread.fd
 
 
+@ON_LINUX
+def test_the_parent_of_a_zombie_may_poll_a_lonely_queue() -> None:
+    """Only a process with an ended child can poll a queue whose producer is gone: the pipes
+    held by a single process are read for those only (orphaned-wait's suspected case)."""
+    from mpdoctor.collect.inspect import parents_of_ended
+    from mpdoctor.collect.inspect_target import check_target
+    from mpdoctor.collect.live_tree import discover
+
+    code = (
+        "import os, sys, time\n"
+        "if os.fork() == 0: os._exit(0)\n"
+        "print('ready', flush=True); sys.stdin.read()"  # the child left a zombie
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 10
+        while True:
+            readings, _ = discover(check_target(proc.pid), 10)
+            if any(r.state == "zombie" for r in readings) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert parents_of_ended(readings, []) == {proc.pid}
+        live_only = [r for r in readings if r.state != "zombie"]
+        assert parents_of_ended(live_only, []) == set()
+    finally:
+        _kill(proc)
+
+
 # -- the PID argument, in-process ------------------------------------------------------------
 
 

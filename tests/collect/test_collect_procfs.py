@@ -76,6 +76,14 @@ def test_zombie_exit_status_is_the_wait_status():
     assert codes == {"exit3": 3 << 8, "kill": signal.SIGKILL}
 
 
+def test_ancestors_go_up_from_the_parent_to_the_top():
+    chain = procfs.ancestors(os.getpid())
+    assert chain[0] == os.getppid()
+    assert psutil.Process(chain[-1]).ppid() == 0  # pid 1, or the top of this namespace
+    assert [p.pid for p in psutil.Process().parents()] == chain
+    assert procfs.ancestors(2**22 + 1) == []  # no such process
+
+
 def test_children_lists_direct_children():
     proc = psutil.Popen([sys.executable, "-c", "import time; time.sleep(10)"])
     try:

@@ -262,6 +262,9 @@ def test_a_polling_loop_on_a_dead_producer_is_suspected() -> None:
     assert (finding.certainty, finding.severity) == ("suspected", "warning")
     assert [(loc.role, loc.line) for loc in finding.locations] == [("blocked", 8)]
     assert "no-progress" not in {f.id for f in diagnose(ev)}
+    snap.pipes[0].external = True  # held outside the tree too: data can still come
+    assert "orphaned-wait" not in {f.id for f in diagnose(ev)}
+    snap.pipes[0].external = False
     snap.sources = {(SCRIPT, 9): "time.sleep(0.1)"}  # a plain sleep: nothing to blame
     assert {f.id for f in diagnose(ev)} == {"no-progress", "process-crashed"}
 

@@ -104,6 +104,7 @@ def _polling(evidence: Evidence, snap: HangSnapshot) -> list[Finding]:
             p
             for p in snap.pipes
             if p.queued == 0
+            and not p.external  # held outside the tree too: data can still come
             and {q for q, _ in p.readers} == {pid}
             and {q for q, _ in p.writers} <= {pid}
         ]
