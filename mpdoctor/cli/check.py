@@ -5,7 +5,6 @@ and Python 3.14?" before the user gets there."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -86,6 +85,8 @@ def _script_file(path: Path) -> Path:
 
 
 def _run_matrix(program: list[str], timeout: float, python: str | None) -> list:
+    import tempfile
+
     from mpdoctor.collect.launcher import Target
     from mpdoctor.collect.runner import RunOptions, run_target
     from mpdoctor.diagnose import diagnose

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from mpdoctor.model import Report
+if TYPE_CHECKING:  # loaded after the program has started (runner), not before
+    from mpdoctor.model import Report
 
 
 class ColorChoice(str, Enum):

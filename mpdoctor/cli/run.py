@@ -192,7 +192,6 @@ def _report(
     result, report_path: Path | None, color: ColorChoice, quiet: bool, show: bool = True
 ) -> None:
     from mpdoctor.diagnose import diagnose
-    from mpdoctor.render.json_report import write_report
     from mpdoctor.report_builder import build_report
 
     findings = diagnose(result.evidence)
@@ -207,6 +206,8 @@ def _report(
     if show:
         print_report(full, color, quiet=quiet)
     if report_path is not None:
+        from mpdoctor.render.json_report import write_report
+
         write_report(full, report_path)
 
 

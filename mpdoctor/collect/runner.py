@@ -36,12 +36,12 @@ from mpdoctor.collect.session import (
 )
 from mpdoctor.collect.signals import Received, SignalGate, die_by_signal, signal_name
 from mpdoctor.errors import EXIT_STOPPED
-from mpdoctor.model import Environment, Outcome
 
 if TYPE_CHECKING:
     from mpdoctor.collect.reaper import Reaped, Reaper
     from mpdoctor.collect.sampler import Sampler
     from mpdoctor.diagnose.evidence import Evidence, HangSnapshot, ProcessKey
+    from mpdoctor.model import Environment, Outcome  # loaded after the spawn (fixed cost)
 
 _MIN_PROBED = (3, 8)
 
@@ -93,6 +93,8 @@ class RunResult:
     @property
     def environment(self) -> Environment:
         """The report's `environment`: the target's interpreter, this machine."""
+        from mpdoctor.model import Environment
+
         return Environment.here(
             self.python_version, self.interpreter or self.interpreter_exe, self.start_method
         )
@@ -479,6 +481,8 @@ class _Monitor:
 
     def partial(self, evidence: Evidence, outcome: Outcome | None) -> RunResult:
         """A report of the run so far (outcome "running" while the program goes on)."""
+        from mpdoctor.model import Outcome
+
         main_stream = self._streams_seen[-1] if self._streams_seen else None
         return RunResult(
             evidence=evidence,
@@ -494,6 +498,7 @@ class _Monitor:
 
     def outcome(self, stopped: str | None) -> Outcome:
         from mpdoctor.collect.evidence_builder import decode_status
+        from mpdoctor.model import Outcome
 
         target: Reaped | None = self.reaper.target
         duration = round(time.time() - self.t0, 3)

@@ -113,3 +113,11 @@ def test_notes_of_the_collectors_and_the_cli_once_each() -> None:
 def test_empty_evidence() -> None:
     report = build(Evidence(main=None, processes={}))
     assert report.processes == [] and report.findings == []
+
+
+def test_the_platform_is_platform_platform_without_its_subprocess() -> None:
+    import platform
+
+    from mpdoctor.model import platform_text
+
+    assert platform_text() == platform.platform()
