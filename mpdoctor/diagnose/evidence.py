@@ -234,7 +234,9 @@ class PipeState:
     readers: list[tuple[int, int]] = field(default_factory=list)  # (pid, fd) of read ends
     writers: list[tuple[int, int]] = field(default_factory=list)
     queued: int | None = None  # bytes in the pipe (FIONREAD through a read end)
-    external: bool = False  # a process outside the tree holds an end (mpdoctor's own stdio)
+    # A process outside the tree holds an end (mpdoctor's own stdio, the root's parent): never
+    # proven; readers and writers may then list only the ends the tree's threads are on.
+    external: bool = False
 
 
 @dataclass
