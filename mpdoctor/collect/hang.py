@@ -109,7 +109,7 @@ def _pipes(
     outer = [os.getpid(), *(pid for pid in outside if pid not in pids)]
     held_outside = holders(outer, modes=False)
     if not lonely and all(("pipe", end.inode) in held_outside for end in on):
-        return [_external(inode, ends) for inode, ends in _by_inode(on).items()]
+        return [_external(inode, on) for inode in sorted({end.inode for end in on})]
     pipes = []
     table = holders(pids, unreadable, modes=False)
     named_set = set(named)
@@ -133,20 +133,14 @@ def _pipes(
     return pipes
 
 
-def _by_inode(ends: list[End]) -> dict[int, list[End]]:
-    found: dict[int, list[End]] = {}
-    for end in ends:
-        found.setdefault(end.inode, []).append(end)
-    return found
-
-
 def _external(inode: int, on: list[End]) -> PipeState:
     """A pipe also held outside the tree, known by the ends the tree's threads are on only."""
-    reader = next((e for e in on if e.mode == "r"), None)
+    ends = [e for e in on if e.inode == inode]
+    reader = next((e for e in ends if e.mode == "r"), None)
     return PipeState(
         inode=inode,
-        readers=sorted((e.pid, e.fd) for e in on if e.mode == "r"),
-        writers=sorted((e.pid, e.fd) for e in on if e.mode == "w"),
+        readers=sorted((e.pid, e.fd) for e in ends if e.mode == "r"),
+        writers=sorted((e.pid, e.fd) for e in ends if e.mode == "w"),
         queued=bytes_queued(reader) if reader is not None else None,
         external=True,
     )

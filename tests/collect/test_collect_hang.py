@@ -24,12 +24,16 @@ pytestmark = [
 TARGETS = Path(__file__).resolve().parent / "targets"
 
 
-def _stalled(code_or_path, settle: float = 1.5):
+def _stalled(code_or_path, settle: float = 1.5, stdin=None):
     argv = [sys.executable, str(code_or_path)]
     if not isinstance(code_or_path, Path):
         argv = [sys.executable, "-c", code_or_path]
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+        argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     line = proc.stdout.readline()
     time.sleep(settle)
@@ -102,16 +106,9 @@ def test_a_pipe_held_outside_is_external_and_the_tree_s_tables_are_not_read() ->
     """A read of stdin that this test process writes: never provable, and no rule needs the
     other descriptors of the tree (nobody polls a lonely queue), so they are not read."""
     code = "import os, sys; print(os.getpid(), flush=True); sys.stdin.read()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc, pid = _stalled(code, settle=0.5, stdin=subprocess.PIPE)
     try:
-        assert int(proc.stdout.readline()) == proc.pid
-        time.sleep(0.5)
+        assert pid == proc.pid
         snap = snapshot([proc.pid], lonely_for=set())
         [pipe] = snap.pipes
         assert pipe.external and pipe.readers == [(proc.pid, 0)] and pipe.writers == []
