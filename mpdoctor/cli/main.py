@@ -12,25 +12,20 @@ import sys
 import typer
 
 try:  # typer >= 0.23 carries its own copy of click
+    from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on top of click
+    from click import core as click_core
     from click import exceptions as click_exceptions
 
 from mpdoctor import __version__
-from mpdoctor.cli import check as check_cmd
-from mpdoctor.cli import inspect as inspect_cmd
-from mpdoctor.cli import report as report_cmd
-from mpdoctor.cli import run as run_cmd
 from mpdoctor.cli.argv import COMMAND_FLAG, split_run_argv
 from mpdoctor.errors import EXIT_INTERNAL, EXIT_USAGE, MpdoctorError
 
-app = typer.Typer(
-    name="mpdoctor",
-    help="Diagnose multiprocess Python programs: hangs, crashed or killed workers, leaks.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+# Each command lives in `mpdoctor.cli.<name>` as a function of that name. Only the command that
+# is invoked is imported and turned into a click command (all of them for `--help` or a typo):
+# typer reads every parameter of a signature, which costs milliseconds before the program starts.
+COMMANDS = ("run", "report", "check", "inspect")
 
 
 def _version(value: bool) -> None:
@@ -39,7 +34,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
@@ -48,22 +42,35 @@ def _root(
     """Diagnose multiprocess Python programs."""
 
 
-app.command("run", **run_cmd.COMMAND_SETTINGS)(run_cmd.run)
-app.command("report")(report_cmd.report)
-app.command("check", **check_cmd.COMMAND_SETTINGS)(check_cmd.check)
-app.command("inspect", **inspect_cmd.COMMAND_SETTINGS)(inspect_cmd.inspect)
+def build_cli(argv: list[str]) -> click_core.Group:
+    """The click group for this command line: the root options and the commands it may need."""
+    import importlib
+
+    app = typer.Typer(
+        name="mpdoctor",
+        help="Diagnose multiprocess Python programs: hangs, crashed or killed workers, leaks.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name in argv[:1] if argv and argv[0] in COMMANDS else COMMANDS:
+        module = importlib.import_module(f"mpdoctor.cli.{name}")
+        app.command(name, **getattr(module, "COMMAND_SETTINGS", {}))(getattr(module, name))
+    return typer.main.get_command(app)  # type: ignore[return-value]
 
 
-def _prepare_argv(argv: list[str]) -> list[str]:
+def _prepare_argv(cli: click_core.Group, argv: list[str]) -> list[str]:
     """Apply Python's "the rest belongs to the program" rule to `mpdoctor run` and `check`."""
     if argv and argv[0] == "inspect":
-        return ["inspect", *inspect_cmd.prepare_argv(argv[1:])]
+        from mpdoctor.cli.inspect import prepare_argv
+
+        return ["inspect", *prepare_argv(argv[1:])]
     if not argv or argv[0] not in ("run", "check"):
         return argv
-    run_click = typer.main.get_command(app).commands[argv[0]]  # type: ignore[attr-defined]
     with_values = [
         opt
-        for param in run_click.params
+        for param in cli.commands[argv[0]].params
         if param.param_type_name == "option" and not getattr(param, "is_flag", False)
         for opt in param.opts + param.secondary_opts
     ]
@@ -76,7 +83,8 @@ def _prepare_argv(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = app(_prepare_argv(args), prog_name="mpdoctor", standalone_mode=False)
+        cli = build_cli(args)
+        result = cli.main(_prepare_argv(cli, args), prog_name="mpdoctor", standalone_mode=False)
     except MpdoctorError as exc:
         _error(exc.message, exc.hint)
         return exc.exit_code
@@ -86,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         _error("aborted")
         return 130
     except click_exceptions.ClickException as exc:  # usage errors: unknown option, bad value
-        _error(exc.format_message().replace("\n", " "))
+        message = exc.format_message().replace("\n", " ")
+        if message:  # empty after no arguments at all: the help already says it
+            _error(message)
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,9 @@
 One file per process, `events/<pid>-<start ticks>.jsonl`, written only by that process with one
 os.write per line. A SIGKILL can still leave a torn last line (a full disk, a write cut short):
 lines that do not parse are skipped, as are unknown kinds and keys (newer probes add them).
+
+The records are plain (not frozen) dataclasses: nothing changes them after parsing, and a frozen
+dataclass costs twice as much to create, which every `mpdoctor run` pays before its report.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ from mpdoctor.diagnose.evidence import Defined, RaisedClass, Site, UnpicklableMe
 from mpdoctor.model import Frame
 
 
-@dataclass(frozen=True)
+@dataclass
 class Event:
     kind: str
     t: float  # time.time() in the writing process
     pid: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class StartEvent(Event):
     ppid: int | None
     ticks: int | None  # /proc/self/stat field 22; None off Linux
@@ -39,7 +42,7 @@ class StartEvent(Event):
     threads_at_fork: int | None = None  # a forked child: threads its parent had when it forked
 
 
-@dataclass(frozen=True)
+@dataclass
 class ThreadEvent(Event):
     """A thread started (or was running when multiprocessing was imported)."""
 
@@ -48,14 +51,14 @@ class ThreadEvent(Event):
     name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ForkThread:
     ident: int | None
     name: str | None
     frames: list[Frame]  # innermost first, at the moment of the fork
 
 
-@dataclass(frozen=True)
+@dataclass
 class ForkThreadsEvent(Event):
     """The process forked while other threads ran (multiprocessing's own left out)."""
 
@@ -63,7 +66,7 @@ class ForkThreadsEvent(Event):
     threads: list[ForkThread]
 
 
-@dataclass(frozen=True)
+@dataclass
 class JoinEvent(Event):
     """A thread called join() on a child (Process.join looked up its Popen's wait)."""
 
@@ -71,21 +74,21 @@ class JoinEvent(Event):
     ident: int | None  # the joining thread
 
 
-@dataclass(frozen=True)
+@dataclass
 class StacksOffEvent(Event):
     """The program installed its own handler for the stack signal: never send it again."""
 
     signal: int | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class MpEvent(Event):
     method: str | None
     default_method: str | None
     role: str | None = None  # the probe's view: spawn-child | forkserver | resource-tracker
 
 
-@dataclass(frozen=True)
+@dataclass
 class BootstrapEvent(Event):
     name: str | None
     method: str | None
@@ -93,7 +96,7 @@ class BootstrapEvent(Event):
     daemon: bool | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChildStartEvent(Event):
     child: int
     name: str | None
@@ -105,13 +108,13 @@ class ChildStartEvent(Event):
     site: Site | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChildExitEvent(Event):
     child: int
     exitcode: int  # negative: killed by that signal
 
 
-@dataclass(frozen=True)
+@dataclass
 class KillEvent(Event):
     target: int  # a pid, or a process group id when `group`
     sig: int
@@ -120,7 +123,7 @@ class KillEvent(Event):
     group: bool = False  # os.killpg
 
 
-@dataclass(frozen=True)
+@dataclass
 class PoolEvent(Event):
     pool: str
     pool_kind: str
@@ -129,13 +132,13 @@ class PoolEvent(Event):
     site: Site | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class PoolEndEvent(Event):
     pool: str
     how: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExceptionEvent(Event):
     type: str  # as Python prints it: "ValueError", "mymod.MyError" (module shown unless builtin)
     message: str
@@ -146,14 +149,14 @@ class ExceptionEvent(Event):
     where: str = "target"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ManagerEndEvent(Event):
     manager: int | None  # the manager's server process
     site: Site | None  # the program's line that shut it down (the end of its with block)
     exiting: bool  # shut down by multiprocessing's exit handler
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnpicklableEvent(Event):
     what: str
     error: str
@@ -166,7 +169,7 @@ class UnpicklableEvent(Event):
     raised: RaisedClass | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class WarningEvent(Event):
     category: str
     message: str
@@ -174,7 +177,7 @@ class WarningEvent(Event):
     lineno: int | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ResourceEvent(Event):
     op: str  # register | unregister
     name: str

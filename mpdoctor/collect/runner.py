@@ -292,8 +292,13 @@ class _Monitor:
 
     # -- phases ----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.sampler.start()
         try:
+            self.reap()
+            # A program that is over, with nothing left of its tree, by the time the monitor
+            # is ready (a short script) needs no sampling thread: starting one costs more than
+            # the whole run.
+            if self.reaper.target is None or self.sampler.refresh():
+                self.sampler.start()
             stopped = self.watch_main()
             alive_after: list[ProcessKey] = []
             ended: set[ProcessKey] = set()

@@ -30,6 +30,15 @@ def test_version_and_python_dash_m():
     assert (result.returncode, result.stdout) == (0, f"mpdoctor {__version__}\n".encode())
 
 
+def test_no_arguments_prints_the_help_and_no_empty_error_line():
+    result = run_mpdoctor([])
+    assert result.returncode == 2
+    assert result.stderr == b""
+    text = result.stdout.decode()
+    for command in ("run", "report", "check", "inspect"):
+        assert f" {command} " in text
+
+
 @pytest.mark.parametrize("command", ["run", "check"])
 def test_help_keeps_the_interpreter_default(command):
     """rich reads "[default: ...]" in a help string as markup and drops it: say it plainly."""
