@@ -1,12 +1,24 @@
-"""Instructions the probe adds to a spawned child, counted by valgrind (deterministic).
+"""Instructions the probe adds per spawned child, counted by valgrind (deterministic).
 
     python3 bench/probe_instructions.py [--python PATH]
 
 Wall-clock figures on a shared 2-core VM move by a millisecond from run to run; instruction
-counts do not. This runs what a spawn child imports (`multiprocessing.spawn`,
-`multiprocessing.resource_tracker`, with the child's argv) under callgrind, plain and probed,
-and prints both counts and the difference. Kernel time (creating the event file, writing
-events) is not counted: bench/run.py's `children` figure has it.
+counts do not. This runs `bench/targets/spawn_children.py` under callgrind with
+`--trace-children=yes`, plain and probed (no monitor: the probe's own cost), with 1 child and
+with 3, and prints:
+
+* the spawn child: the whole process (`spawn_main`, the unpickling, the target, the exit);
+* the parent's share of one child: its count with 3 children minus its count with 1, halved
+  (the first child also pays one-time costs: the resource tracker, modules loaded at first
+  use; the probe's share is its `child-start` and `child-exit` events, the stack walk for the
+  site);
+* their sum: what one more spawned child costs in instructions.
+
+PYTHONHASHSEED is fixed so that set and dict orders, and with them the counts, repeat. A change
+to the probe can still move a count by about 1 M when the objects it allocates make a full
+garbage collection happen, or not, at a different moment; compare figures of one run, not
+across unrelated changes. Kernel time (creating the event file, writing events) is not counted:
+bench/run.py's `children` figure has it.
 
 Use an interpreter without site-wide `.pth` files that import at startup (a venv): imports made
 before `sitecustomize` runs also search the probe's PYTHONPATH entry, which is the machine's
@@ -16,6 +28,7 @@ cost, not the probe's.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import shutil
@@ -24,26 +37,49 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROBE_ROOT = Path(__file__).resolve().parent.parent / "mpdoctor" / "_probe_root"
-CHILD = (
-    "import sys; sys.argv[:] = ['-c', '--multiprocessing-fork']; "
-    "import multiprocessing.spawn, multiprocessing.resource_tracker"
-)
+HERE = Path(__file__).resolve().parent
+PROBE_ROOT = HERE.parent / "mpdoctor" / "_probe_root"
+TARGET = HERE / "targets" / "spawn_children.py"
 
 
-def instructions(python: str, env: dict[str, str]) -> int:
-    subprocess.run([python, "-c", CHILD], env=env, check=True)  # writes the .pyc files
-    out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-c", CHILD],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    match = re.search(r"refs:\s+([\d,]+)", out)
-    if match is None:
-        raise SystemExit(f"probe_instructions: no count in valgrind's output:\n{out}")
-    return int(match.group(1).replace(",", ""))
+def instructions(python: str, env: dict[str, str], children: int) -> dict[str, int]:
+    """Instructions of each process of one run: "parent", "child" (the first spawn child)..."""
+    argv = [python, str(TARGET), str(children)]
+    subprocess.run(argv, env=env, check=True)  # writes the .pyc files
+    out_dir = tempfile.mkdtemp(prefix="mpdoctor-callgrind-")
+    try:
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--trace-children=yes",
+                f"--callgrind-out-file={out_dir}/out.%p",
+                *argv,
+            ],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        counts: dict[str, int] = {}
+        paths = glob.glob(os.path.join(out_dir, "out.*"))
+        for path in sorted(paths, key=lambda p: int(p.rsplit(".", 1)[1])):  # by pid: start order
+            text = Path(path).read_text(errors="replace")
+            total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            command = re.search(r"^cmd: (.*)$", text, re.M)
+            if total is None or command is None:
+                raise SystemExit(f"probe_instructions: no count in {path}")
+            counts.setdefault(_process_name(command.group(1)), int(total.group(1)))
+        return counts
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _process_name(command: str) -> str:
+    if "spawn_main" in command:
+        return "child"
+    if "resource_tracker" in command:
+        return "tracker"
+    return "parent"
 
 
 def main() -> int:
@@ -54,22 +90,45 @@ def main() -> int:
         print("probe_instructions: valgrind is not installed", file=sys.stderr)
         return 2
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPDOCTOR_"))}
+    base["PYTHONHASHSEED"] = "0"
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     session = tempfile.mkdtemp(prefix="mpdoctor-bench-", dir=shm)
     try:
-        os.mkdir(os.path.join(session, "events"))
-        probed = {**base, "PYTHONPATH": str(PROBE_ROOT), "MPDOCTOR_SESSION": session}
-        plain_n = instructions(args.python, base)
-        probed_n = instructions(args.python, probed)
+        for sub in ("events", "stacks", "alerts"):
+            os.mkdir(os.path.join(session, sub))
+        probed = {
+            **base,
+            "PYTHONPATH": str(PROBE_ROOT),
+            "MPDOCTOR_SESSION": session,
+            "MPDOCTOR_MP_LOG": "off",
+            "MPDOCTOR_STACK_SIGNAL": str(_stack_signal()),
+        }
+        plain1, plain3 = (instructions(args.python, base, n) for n in (1, 3))
+        probed1, probed3 = (instructions(args.python, probed, n) for n in (1, 3))
     finally:
         shutil.rmtree(session, ignore_errors=True)
+    rows = [
+        ("spawn child", plain1["child"], probed1["child"]),
+        (
+            "parent, per child",
+            (plain3["parent"] - plain1["parent"]) // 2,
+            (probed3["parent"] - probed1["parent"]) // 2,
+        ),
+    ]
+    rows.append(("one more child", rows[0][1] + rows[1][1], rows[0][2] + rows[1][2]))
     print(f"python: {args.python}")
-    print(f"plain  {plain_n:>14,} instructions")
-    print(
-        f"probed {probed_n:>14,} instructions  (+{probed_n - plain_n:,}, "
-        f"+{(probed_n - plain_n) / plain_n * 100:.1f} %)"
-    )
+    print(f"{'':18s} {'plain':>13s} {'probed':>13s} {'probe adds':>12s}")
+    for name, plain, with_probe in rows:
+        added = with_probe - plain
+        share = f"{added / plain * 100:+.1f} %"
+        print(f"{name:18s} {plain:>13,} {with_probe:>13,} {added:>+12,} ({share})")
     return 0
+
+
+def _stack_signal() -> int:
+    import signal
+
+    return int(signal.SIGRTMIN) + 8 if hasattr(signal, "SIGRTMIN") else 0
 
 
 if __name__ == "__main__":

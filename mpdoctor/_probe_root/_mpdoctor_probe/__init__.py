@@ -15,7 +15,7 @@ whole probe is allowed 1 ms): the event log and three cheap entry points.
   when the monitor sends the stack signal (MPDOCTOR_STACK_SIGNAL); a forked child registers its
   own file with its first event, and the monitor never signals a process before that.
 * Audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
-  `_audit`.
+  `_audit`. A spawn child adds it when its Process starts (`watch_audits`).
 * sys.meta_path finder: one set lookup per import; the few watched standard-library modules go
   to `_mp`, which runs the multiprocessing hooks once they are executed.
 """
@@ -69,7 +69,8 @@ def start() -> None:
         return
     try:
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
-        sys.addaudithook(_audit_hook)
+        if list(getattr(sys, "argv", ())[:2]) != ["-c", "--multiprocessing-fork"]:
+            watch_audits()  # a spawn child's waits for its Process to start (_mp)
         sys.meta_path.insert(0, Finder())
         if not WATCHED.isdisjoint(sys.modules):
             from . import _mp
@@ -77,6 +78,22 @@ def start() -> None:
             _mp.hook_imported()  # started late: multiprocessing is already there
     except Exception:
         disable()
+
+
+_auditing = False
+
+
+def watch_audits() -> None:
+    """Add the audit hook (once; a fork child inherits it).
+
+    A spawn child adds it only when its Process starts running: with a hook, every audited
+    operation of the start-up (each import makes several) calls into Python, 1.4 M instructions
+    in all, a quarter of what the probe costs a child, and what it watches (os.kill, os.exec*)
+    does not happen before the target runs."""
+    global _auditing
+    if not _auditing:
+        _auditing = True
+        sys.addaudithook(_audit_hook)
 
 
 def _audit_hook(event, args, _audited=_AUDITED):
