@@ -28,6 +28,8 @@ OutcomeStatus = Literal[
 
 @dataclass
 class Frame:
+    """One frame of a stack: innermost first wherever a list of them is kept."""
+
     file: str
     line: int
     function: str
@@ -35,6 +37,8 @@ class Frame:
 
 @dataclass
 class Wait:
+    """What a thread is blocked on, as /proc or the stacks show it."""
+
     kind: str  # join | pipe-read | pipe-write | futex | poll | sleep | ...
     on: int | str | None = None  # a pid or a resource name
     since_s: float | None = None
@@ -43,6 +47,8 @@ class Wait:
 
 @dataclass
 class ThreadInfo:
+    """One thread of a process: its wait and its stack, when known."""
+
     ident: int | None = None
     native_id: int | None = None
     name: str | None = None
@@ -52,6 +58,8 @@ class ThreadInfo:
 
 @dataclass
 class ProcessInfo:
+    """One process of the report's tree: identity, role, how it ended, its figures."""
+
     pid: int
     ppid: int | None
     create_time: float
@@ -79,6 +87,8 @@ class ProcessInfo:
 
 @dataclass
 class Location:
+    """A place in the user's code that a finding points at, and what happened there."""
+
     role: str  # defined | sent | blocked | started | raised | created | ...
     file: str
     line: int
@@ -88,6 +98,8 @@ class Location:
 
 @dataclass
 class Hint:
+    """What to change, and why."""
+
     fix: str
     why: str
     docs: str | None = None
@@ -95,6 +107,8 @@ class Hint:
 
 @dataclass
 class Finding:
+    """One diagnosis: id, severity, certainty, the processes and lines, the fix."""
+
     id: str
     severity: Severity
     certainty: Certainty
@@ -108,6 +122,8 @@ class Finding:
 
 @dataclass
 class Outcome:
+    """How the run ended: the program's status, or mpdoctor stopping it."""
+
     status: OutcomeStatus
     exit_code: int | None = None
     signal: int | None = None
@@ -117,6 +133,8 @@ class Outcome:
 
 @dataclass
 class Environment:
+    """The report header: interpreter, platform, start method."""
+
     python: str | None  # version of the target interpreter, e.g. "3.11.7"
     interpreter: str | None  # path of the target interpreter
     platform: str
@@ -167,12 +185,16 @@ class LiveFigures:
 
 @dataclass
 class Tool:
+    """The program that wrote the report."""
+
     name: str = "mpdoctor"
     version: str = ""
 
 
 @dataclass
 class Report:
+    """The whole report (JSON schema v1): what every renderer reads."""
+
     tool: Tool
     environment: Environment
     command: list[str]

@@ -22,6 +22,8 @@ from mpdoctor.model import Frame
 
 @dataclass
 class Event:
+    """A line of a probe's event file: its kind, when, and which process wrote it."""
+
     kind: str
     t: float  # time.time() in the writing process
     pid: int
@@ -29,6 +31,8 @@ class Event:
 
 @dataclass
 class StartEvent(Event):
+    """A probed process started (a forked child: at its first event)."""
+
     ppid: int | None
     ticks: int | None  # /proc/self/stat field 22; None off Linux
     argv: list[str]
@@ -53,6 +57,8 @@ class ThreadEvent(Event):
 
 @dataclass
 class ForkThread:
+    """A thread that ran in a process at the moment it forked."""
+
     ident: int | None
     name: str | None
     frames: list[Frame]  # innermost first, at the moment of the fork
@@ -83,6 +89,8 @@ class StacksOffEvent(Event):
 
 @dataclass
 class MpEvent(Event):
+    """multiprocessing was imported: the start method then, and the process's role."""
+
     method: str | None
     default_method: str | None
     role: str | None = None  # the probe's view: spawn-child | forkserver | resource-tracker
@@ -90,6 +98,8 @@ class MpEvent(Event):
 
 @dataclass
 class BootstrapEvent(Event):
+    """A multiprocessing child began its Process (`_bootstrap`)."""
+
     name: str | None
     method: str | None
     parent_pid: int | None
@@ -98,6 +108,8 @@ class BootstrapEvent(Event):
 
 @dataclass
 class ChildStartEvent(Event):
+    """Process.start() succeeded: the child, what kind, where in the user's code."""
+
     child: int
     name: str | None
     method: str | None
@@ -110,12 +122,16 @@ class ChildStartEvent(Event):
 
 @dataclass
 class ChildExitEvent(Event):
+    """The parent reaped a child (join, is_alive, ...): its exit code."""
+
     child: int
     exitcode: int  # negative: killed by that signal
 
 
 @dataclass
 class KillEvent(Event):
+    """os.kill or os.killpg: who sent which signal, through what, from where."""
+
     target: int  # a pid, or a process group id when `group`
     sig: int
     via: str
@@ -125,6 +141,8 @@ class KillEvent(Event):
 
 @dataclass
 class PoolEvent(Event):
+    """A Pool or ProcessPoolExecutor was made."""
+
     pool: str
     pool_kind: str
     size: int | None
@@ -134,12 +152,16 @@ class PoolEvent(Event):
 
 @dataclass
 class PoolEndEvent(Event):
+    """A pool ended, and how: close, terminate, shutdown, broken, exit or gc."""
+
     pool: str
     how: str | None
 
 
 @dataclass
 class ExceptionEvent(Event):
+    """An exception escaped a process target, a pool task or the program."""
+
     type: str  # as Python prints it: "ValueError", "mymod.MyError" (module shown unless builtin)
     message: str
     traceback: str
@@ -151,6 +173,8 @@ class ExceptionEvent(Event):
 
 @dataclass
 class ManagerEndEvent(Event):
+    """A Manager was shut down: by the program's line, or by the exit handler."""
+
     manager: int | None  # the manager's server process
     site: Site | None  # the program's line that shut it down (the end of its with block)
     exiting: bool  # shut down by multiprocessing's exit handler
@@ -158,6 +182,8 @@ class ManagerEndEvent(Event):
 
 @dataclass
 class UnpicklableEvent(Event):
+    """Pickling failed: the object's path to the part that cannot be pickled."""
+
     what: str
     error: str
     members: list[UnpicklableMember] = field(default_factory=list)
@@ -171,6 +197,8 @@ class UnpicklableEvent(Event):
 
 @dataclass
 class WarningEvent(Event):
+    """A warning a probed process printed (the resource tracker's leak warnings)."""
+
     category: str
     message: str
     filename: str | None
@@ -179,6 +207,8 @@ class WarningEvent(Event):
 
 @dataclass
 class ResourceEvent(Event):
+    """A named resource registered with, or unregistered from, the resource tracker."""
+
     op: str  # register | unregister
     name: str
     rtype: str  # semaphore | shared_memory | ...

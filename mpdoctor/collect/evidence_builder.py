@@ -67,6 +67,8 @@ _HELPER_MARKERS = (
 
 @dataclass
 class BuildInputs:
+    """Everything the monitor collected, for `build_evidence`."""
+
     t0: float  # time.time() when the target was launched
     streams: list[ProcessEvents]
     samples: dict[ProcessKey, ProcessSample]

@@ -70,6 +70,8 @@ MAX_PROCESSES = 256
 
 @dataclass
 class InspectOptions:
+    """How `inspect` looks at a tree."""
+
     interval_s: float = INTERVAL_S
     max_processes: int = MAX_PROCESSES
     stacks: bool = True
@@ -77,6 +79,8 @@ class InspectOptions:
 
 @dataclass
 class Inspection:
+    """What `inspect` found: the evidence and what it could not read."""
+
     root: ProcessKey
     evidence: Evidence
     figures: dict[ProcessKey, LiveFigures]
@@ -91,6 +95,8 @@ class Inspection:
 
 @dataclass
 class _FirstLook:
+    """The tree as the first look saw it, before the interval."""
+
     readings: list[Reading]
     samples: dict[ProcessKey, ProcessSample]
     rss: dict[ProcessKey, int | None]

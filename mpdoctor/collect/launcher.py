@@ -52,6 +52,8 @@ class Target:
 
 @dataclass(frozen=True)
 class Interpreter:
+    """The interpreter that runs SCRIPT or -m: its path, argv[0], version."""
+
     path: str  # as resolved on PATH or given with --python
     version: str | None  # "3.11.7"; None when not asked (the probe reports it cheaper)
     # argv[0] as a shell would pass it ("python", or the --python text): Python prints it in

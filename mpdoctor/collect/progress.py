@@ -18,6 +18,8 @@ CPU_SLACK_S = 0.05  # clock-tick granularity of the CPU counters (10 ms) and the
 
 @dataclass(frozen=True)
 class Activity:
+    """The tree at one look: its live pids, their CPU, the bytes of the probe's event files."""
+
     pids: frozenset[int]
     cpu_s: float  # total CPU of the live processes
     event_bytes: int  # total size of the probe's event files

@@ -31,6 +31,8 @@ FIX = (
 
 @dataclass
 class PySpyResult:
+    """The stacks py-spy gave, and why the other processes have none."""
+
     stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)  # pid -> why no stack
     elapsed_s: float = 0.0

@@ -20,6 +20,8 @@ from mpdoctor.diagnose.evidence import ProcessKey
 
 @dataclass(frozen=True)
 class Reaped:
+    """A child mpdoctor reaped: its status, when, its peak memory."""
+
     pid: int
     key: ProcessKey | None  # None if its /proc entry could not be read before reaping
     status: int  # the raw wait status

@@ -48,6 +48,8 @@ _MIN_PROBED = (3, 8)
 
 @dataclass
 class RunOptions:
+    """How `run_target` runs and watches the program."""
+
     python: str | None = None  # --python PATH; default: `python`, else `python3`, on PATH
     mp_log: str = "info"  # off | warning | info | debug | subdebug
     timeout: float | None = None  # seconds; then the tree is ended, outcome "timeout"
@@ -67,6 +69,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class ReceivedSignal:
+    """A signal mpdoctor received while the program ran, and whether it passed it on."""
+
     signo: int
     name: str
     sender_pid: int | None
@@ -76,6 +80,8 @@ class ReceivedSignal:
 
 @dataclass
 class RunResult:
+    """What `run_target` learned: the evidence, the outcome, the notes."""
+
     evidence: Evidence
     outcome: Outcome
     command: list[str]  # the argv that was started

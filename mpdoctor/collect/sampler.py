@@ -65,6 +65,8 @@ class Reading:
 
 @dataclass(frozen=True)
 class Details:
+    """A process's command line, executable and name."""
+
     cmdline: list[str]
     exe: str | None
     name: str | None

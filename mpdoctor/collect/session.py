@@ -31,6 +31,8 @@ PROBE_ROOT = Path(__file__).resolve().parent.parent / "_probe_root"
 
 @dataclass(frozen=True)
 class Session:
+    """The private directory the probes write into."""
+
     path: Path
 
     @property

@@ -38,6 +38,8 @@ MONITORED: tuple[signal.Signals, ...] = (
 
 @dataclass(frozen=True)
 class Received:
+    """A signal the gate took, and who sent it."""
+
     signo: int
     code: int | None  # si_code; None when unknown (fallback)
     sender_pid: int | None

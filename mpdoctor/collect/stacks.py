@@ -70,6 +70,8 @@ class StackTarget:
 
 @dataclass
 class ThreadStack:
+    """One thread of a faulthandler dump."""
+
     ident: int
     current: bool  # the thread that ran the signal handler
     frames: list[Frame] = field(default_factory=list)  # innermost first, as faulthandler prints
@@ -78,6 +80,8 @@ class ThreadStack:
 
 @dataclass
 class StackResult:
+    """The stacks of the processes asked, and why the others have none."""
+
     stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)  # pid -> threads
     skipped: dict[int, str] = field(default_factory=dict)  # pid -> why it was not signalled
     elapsed_s: float = 0.0

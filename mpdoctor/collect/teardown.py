@@ -29,6 +29,8 @@ class Tree(Protocol):
 
 @dataclass
 class TeardownResult:
+    """What ending a tree did: the processes ended, those that survived."""
+
     ended: set[ProcessKey] = field(default_factory=set)  # every process mpdoctor signalled
     killed: set[ProcessKey] = field(default_factory=set)  # those that needed SIGKILL
     survivors: list[ProcessKey] = field(default_factory=list)  # alive after all rounds

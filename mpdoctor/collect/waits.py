@@ -48,6 +48,8 @@ _WNOHANG = 1
 
 @dataclass
 class ThreadWait:
+    """What one thread is blocked in, read from /proc."""
+
     tid: int
     state: str  # R running, S sleeping, D disk sleep, T stopped, Z zombie, ...
     wchan: str | None  # kernel function it sleeps in (kernel-specific: never matched on)

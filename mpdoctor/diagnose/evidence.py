@@ -95,6 +95,8 @@ class Site:
 
 @dataclass
 class ProcessEvidence:
+    """Everything known of one process: samples, probe events, how it ended."""
+
     key: ProcessKey
     ppid: int | None
     cmdline: list[str]  # raw; renderers redact
@@ -135,6 +137,8 @@ class ProcessEvidence:
 
 @dataclass(frozen=True)
 class JoinInfo:
+    """A join() a thread was in: on which child, from which line."""
+
     child: int  # the pid joined
     ident: int | None  # the joining thread (threading.get_ident())
     t_s: float
@@ -150,6 +154,8 @@ class ForkThreadInfo:
 
 @dataclass
 class KillEvidence:
+    """A signal a probed process sent, and where from."""
+
     sender_pid: int
     target_pid: int
     signal: int
@@ -162,6 +168,8 @@ class KillEvidence:
 
 @dataclass
 class PoolEvidence:
+    """A Pool or executor: its size, its workers, how it ended."""
+
     pool_id: str  # unique within the run: "<owner pid>:<n>"
     kind: str  # Pool | ProcessPoolExecutor
     owner_pid: int
@@ -175,6 +183,8 @@ class PoolEvidence:
 
 @dataclass
 class WarningEvidence:
+    """A warning printed by a process of the tree (resource-tracker leaks)."""
+
     pid: int
     t_s: float
     category: str  # UserWarning, ResourceWarning, ...
@@ -230,6 +240,8 @@ class ThreadState:
 
 @dataclass
 class PipeState:
+    """A pipe some thread of the tree waits on, and who holds its ends."""
+
     inode: int
     readers: list[tuple[int, int]] = field(default_factory=list)  # (pid, fd) of read ends
     writers: list[tuple[int, int]] = field(default_factory=list)
@@ -277,6 +289,8 @@ class HangSnapshot:
 
 @dataclass
 class Evidence:
+    """What the rules read: every process of the run and what the probe saw."""
+
     main: ProcessKey | None
     processes: dict[ProcessKey, ProcessEvidence]
     pools: list[PoolEvidence] = field(default_factory=list)

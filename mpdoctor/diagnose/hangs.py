@@ -88,6 +88,8 @@ class ForkedLock:
 
 @dataclass
 class ProvenHangs:
+    """The hangs the evidence proves, and the processes they involve."""
+
     joins: list[JoinCycle] = field(default_factory=list)
     orphaned: list[OrphanedRead] = field(default_factory=list)
     pools: list[PoolWait] = field(default_factory=list)

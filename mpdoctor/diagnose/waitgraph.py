@@ -58,6 +58,8 @@ _HARMLESS = {
 
 @dataclass(frozen=True)
 class JoinCycle:
+    """A join that cannot end: the child is stuck writing into a full pipe only the joiner reads."""
+
     joiner: int  # pid waiting in join()
     child: int  # pid it waits for
     writer_tid: int  # the child's thread stuck writing
@@ -67,6 +69,8 @@ class JoinCycle:
 
 @dataclass(frozen=True)
 class OrphanedRead:
+    """A read on a pipe whose every writer has gone."""
+
     pid: int
     tid: int
     pipe: int

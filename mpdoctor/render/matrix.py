@@ -18,6 +18,8 @@ from mpdoctor.render.formatting import outcome_text, signal_name
 
 @dataclass
 class MatrixRow:
+    """One line of `check`'s start-method matrix."""
+
     column: str  # fork | spawn | forkserver | windows-like
     outcome: Outcome
     findings: list[Finding] = field(default_factory=list)

@@ -54,6 +54,8 @@ _NAMES_SHOWN = 10
 
 @dataclass
 class _Report:
+    """What one resource tracker printed: leaks by kind, failed clean-ups, its death."""
+
     pid: int
     t_s: float
     leaks: list[tuple[str, int, list[str]]] = field(default_factory=list)  # kind, count, names
