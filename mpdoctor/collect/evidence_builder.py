@@ -269,8 +269,13 @@ class _Builder:
             if child is None:
                 continue
             self.set_exit(child, *decode_exitcode(ev.exitcode), "parent-probe", 1)
-            if child.ended_s is None or child.ended_s > self.rel(ev.t):
-                child.ended_s = self.rel(ev.t)
+            reaped_s = self.rel(ev.t)
+            if child.ended_s is None or child.ended_s > reaped_s:
+                child.ended_s = reaped_s
+            # Seen a zombie: it stayed one until this reap, not only until the last sample
+            # (the sampler looks only once a second at an unchanging tree).
+            if child.zombie_until_s is not None and child.zombie_until_s < reaped_s:
+                child.zombie_until_s = reaped_s
         for ev in stream.of(KillEvent):
             # os.killpg names a group: recorded on its leader (the group is not sampled).
             target = self.find(ev.target, ev.t)

@@ -142,7 +142,8 @@ def test_a_pool_worker_killed_by_sigkill(tmp_path):
     assert w.name == "ForkPoolWorker-1" and w.start_method == "fork" and w.ppid == 100
     assert w.start_site.line == 12
     assert w.ended_s == 0.85  # it became a zombie then: the earliest sign it ended
-    assert w.zombie_since_s == 0.85 and w.zombie_until_s == 0.88 and w.state == "exited"
+    # a zombie at the samples of 0.85 and 0.88, until its parent reaped it at 0.9 (child-exit)
+    assert w.zombie_since_s == 0.85 and w.zombie_until_s == 0.9 and w.state == "exited"
     (pool,) = evidence.pools
     assert (pool.pool_id, pool.kind, pool.owner_pid, pool.size) == ("100:1", "Pool", 100, 2)
     assert (pool.created_s, pool.ended_s, pool.ended_how) == (0.1, 1.5, "terminate")
@@ -181,6 +182,31 @@ def test_a_reused_pid_is_two_processes_each_with_its_own_exit(tmp_path):
     assert (second.exit_code, second.signal) == (None, 15)
     assert first.kills == [] and [k.signal for k in second.kills] == [15]
     assert second.kills[0].via == "process-terminate" and second.kills[0].sender_pid == 100
+
+
+def test_a_zombie_lasts_until_its_parent_reaps_it_not_only_until_the_last_sample(tmp_path):
+    """The sampler looks once a second at a tree that does not change: a child seen a zombie at
+    0.3 s and 1.3 s, and joined at 3.0 s, was a zombie for 2.7 s (zombie-process), not 1 s."""
+    from mpdoctor.diagnose.rules import zombie_process
+
+    ev = tmp_path / "events"
+    write(
+        ev,
+        100,
+        0,
+        start(T0, 1, 0),
+        {"e": "child-start", "t": T0 + 0.05, "child": 101, "kind": "process", "site": SITE},
+        {"e": "child-exit", "t": T0 + 3.0, "child": 101, "exitcode": 0},
+    )
+    write(ev, 101, 5, start(T0 + 0.05, 100, 5))
+    zombie = dict(zombie_status=0, zombie_since_s=0.3, zombie_until_s=1.3, state="zombie")
+    samples = dict([sample(100, 0), sample(101, 5, ppid=100, **zombie)])
+    evidence = build(ev, samples, key_from_ticks(100, 0), main_status=0, duration_s=3.1)
+
+    child = evidence.processes[key_from_ticks(101, 5)]
+    assert (child.zombie_since_s, child.zombie_until_s, child.ended_s) == (0.3, 3.0, 0.3)
+    [finding] = zombie_process.check(evidence)
+    assert finding.pids == [101] and "2.7" in finding.title
 
 
 def test_monitor_reap_outranks_parent_probe_and_zombie_stat(tmp_path):

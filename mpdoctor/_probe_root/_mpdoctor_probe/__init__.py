@@ -70,7 +70,7 @@ def start() -> None:
     try:
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
         if list(getattr(sys, "argv", ())[:2]) != ["-c", "--multiprocessing-fork"]:
-            watch_audits()  # a spawn child's waits for its Process to start (_mp)
+            watch_audits()  # a spawn child adds it when its Process starts (_mp)
         sys.meta_path.insert(0, Finder())
         if not WATCHED.isdisjoint(sys.modules):
             from . import _mp
@@ -87,8 +87,8 @@ def watch_audits() -> None:
     """Add the audit hook (once; a fork child inherits it).
 
     A spawn child adds it only when its Process starts running: with a hook, every audited
-    operation of the start-up (each import makes several) calls into Python, 1.4 M instructions
-    in all, a quarter of what the probe costs a child, and what it watches (os.kill, os.exec*)
+    operation of the start-up (each import makes several) calls into Python, 1.7 M instructions
+    in all, a quarter of what the probe cost a child, and what it watches (os.kill, os.exec*)
     does not happen before the target runs."""
     global _auditing
     if not _auditing:
