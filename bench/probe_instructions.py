@@ -38,7 +38,10 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROBE_ROOT = HERE.parent / "mpdoctor" / "_probe_root"
+sys.path.insert(0, str(HERE.parent))  # this checkout's mpdoctor and probe, installed or not
+
+from mpdoctor.collect.session import create_session, target_env  # noqa: E402
+
 TARGET = HERE / "targets" / "spawn_children.py"
 
 
@@ -91,22 +94,13 @@ def main() -> int:
         return 2
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPDOCTOR_"))}
     base["PYTHONHASHSEED"] = "0"
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    session = tempfile.mkdtemp(prefix="mpdoctor-bench-", dir=shm)
+    session = create_session()
     try:
-        for sub in ("events", "stacks", "alerts"):
-            os.mkdir(os.path.join(session, sub))
-        probed = {
-            **base,
-            "PYTHONPATH": str(PROBE_ROOT),
-            "MPDOCTOR_SESSION": session,
-            "MPDOCTOR_MP_LOG": "off",
-            "MPDOCTOR_STACK_SIGNAL": str(_stack_signal()),
-        }
+        probed = target_env(session, "off", base=base)  # as `mpdoctor run --mp-log off` sets it
         plain1, plain3 = (instructions(args.python, base, n) for n in (1, 3))
         probed1, probed3 = (instructions(args.python, probed, n) for n in (1, 3))
     finally:
-        shutil.rmtree(session, ignore_errors=True)
+        session.cleanup()
     rows = [
         ("spawn child", plain1["child"], probed1["child"]),
         (
@@ -123,12 +117,6 @@ def main() -> int:
         share = f"{added / plain * 100:+.1f} %"
         print(f"{name:18s} {plain:>13,} {with_probe:>13,} {added:>+12,} ({share})")
     return 0
-
-
-def _stack_signal() -> int:
-    import signal
-
-    return int(signal.SIGRTMIN) + 8 if hasattr(signal, "SIGRTMIN") else 0
 
 
 if __name__ == "__main__":

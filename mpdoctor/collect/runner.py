@@ -300,10 +300,10 @@ class _Monitor:
     def run(self) -> RunResult:
         try:
             self.reap()
-            # A program that is over, with nothing left of its tree, by the time the monitor
-            # is ready (a short script) needs no sampling thread: starting one costs more than
-            # the whole run.
-            if self.reaper.target is None or self.sampler.refresh():
+            # A program already over when the monitor is ready (a short script) needs no
+            # sampling thread: starting one costs more than the whole run, and what outlived
+            # it is polled by await_helpers.
+            if self.reaper.target is None:
                 self.sampler.start()
             stopped = self.watch_main()
             alive_after: list[ProcessKey] = []
