@@ -1,29 +1,36 @@
 """Every thread's Python stack in every probed process, on demand, through faulthandler.
 
-The probe registers faulthandler for the stack signal in each process, writing into
-`SESSION/stacks/<pid>-<ticks>` (its `start` event names the descriptor and the signal). To take
-stacks the monitor signals every eligible process at once, then reads what each appended: a dump
-is complete when its file has grown and then stayed the same for SETTLE_S (faulthandler writes
-it in one go from the signal handler), or when the budget runs out.
+The probe registers faulthandler for the stack signal in each process (`all_threads=False`),
+writing into `SESSION/stacks/<pid>-<ticks>` (its `start` event names the descriptor and the
+signal). To take stacks the monitor sends the signal to one thread at a time (tgkill): the
+thread that receives it runs the handler and dumps its own stack, which nothing else can change
+meanwhile. The processes are dumped in parallel, their threads one after the other: a dump is
+complete when its file has grown, ends a line and then stayed the same for SETTLE_S (faulthandler
+writes it in pieces from the signal handler), or when the budget runs out.
 
-A process is signalled only when all of these hold, checked just before the signal:
-* it registered (its `start` event) and it is the same process (pid and start ticks);
-* its descriptor still points at its stacks file (an exec closed it: O_CLOEXEC, and the program
-  cannot have reused the number for something else);
-* the signal is still caught (SigCgt), and the probe has not seen the program install its own
-  handler for it (`stacks-off`);
-* some thread does not block it, and no thread waits for a signal (`signal.pause()` returns
+Why one thread at a time: with `all_threads=True` the handler walks every thread's frames and
+thread state without the GIL, and a thread that runs, starts or ends meanwhile makes it read
+freed memory (SIGSEGV: CPython gh-116008; seen here in a Pool spinning after its result handler
+died, and in 4 runs of 5 of a program that starts a short-lived thread every 10 ms).
+A thread dumping its own stack reads only what it alone changes.
+
+A thread is signalled only when all of these hold, checked just before the signal:
+* its process registered (its `start` event) and is the same process (pid and start ticks);
+* the probe saw the thread start (`start` and `thread` events: a thread it does not know has no
+  Python stack to dump, or is not one of the program's);
+* the process's descriptor still points at its stacks file (an exec closed it: O_CLOEXEC), the
+  signal is still caught (SigCgt) and the probe has not seen the program install its own handler
+  for it (`stacks-off`);
+* the thread does not block the signal, and does not wait for signals (`signal.pause()` returns
   after any handler, ours included);
-* no thread ran for IDLE_S: faulthandler reads the other threads' frames without the GIL,
-  and a thread changing them meanwhile can crash the process (SIGSEGV, seen on 3.11 and 3.13
-  with a Pool spinning after its result handler died). One look at the threads' states is not
-  enough: a spinning thread is often caught between two system calls, asleep. So every thread's
-  CPU time (schedstat, in nanoseconds) is read twice IDLE_S apart, the second time just before
-  the signal, and must not have moved. A process seen running is looked at again until
-  RETRY_S (a loop that sleeps between its checks is caught between two of them), then left
-  without stacks. A stalled tree sleeps.
-The signal goes through a pidfd opened before these checks: a pid reused meanwhile is never hit.
-Anything else is left alone: a default action for a real-time signal is to terminate.
+* the thread has used no CPU for IDLE_S: interrupted while it runs, it could be half-way through
+  pushing a frame. Its CPU time (schedstat, nanoseconds) is read when the request starts and
+  again just before the signal; a thread seen running is looked at again until RETRY_S (a loop
+  that sleeps between its checks is caught between two of them), then left without a stack.
+The other threads of the process may run meanwhile: they cannot change the dumped thread's
+frames. The tgkill comes microseconds after the start-ticks check (a pid reused in between would
+need the whole pid space to wrap around). Anything else is left alone: a default action for a
+real-time signal is to terminate.
 
 Requests from `run` and `inspect` on the same session never interleave: each holds an exclusive
 lock on `SESSION/stacks/.lock` while it signals and reads.
@@ -32,10 +39,11 @@ lock on `SESSION/stacks/.lock` while it signals and reads.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,18 +51,19 @@ from mpdoctor.collect.events import ProcessEvents, StacksOffEvent, StartEvent, T
 from mpdoctor.collect.procfs import PROC, _read, start_ticks
 from mpdoctor.model import Frame
 
-BUDGET_S = 0.3  # a dump that has not settled by then is taken as it is
+BUDGET_S = 0.3  # dumps that have not settled by then are taken as they are
 LOCK_WAIT_S = 0.5  # another request (a run and an inspect at once) holds the session lock
-# faulthandler writes a dump in one go from the signal handler (tens of microseconds): a file
+# faulthandler writes a dump in pieces from the signal handler (tens of microseconds): a file
 # that grew, ends a line and then stayed the same for SETTLE_S is complete. A last look at
 # every file after all have settled catches a handler that was preempted half-way.
 SETTLE_S = 0.0003
 POLL_S = 0.0002
-# Every thread of a process must have used no CPU for IDLE_S before it is signalled; the dump
-# itself takes about 0.1 ms. A process that ran is looked at again until RETRY_S.
+# A thread must have used no CPU for IDLE_S before it is signalled; the dump itself takes
+# about 0.1 ms. A thread that ran is looked at again until RETRY_S.
 IDLE_S = 0.002
 RETRY_S = 0.15
 RUNNING = "a thread is running: dumping a running thread's stack could crash the process"
+UNKNOWN_THREADS = "no thread the probe saw start is alive"
 
 
 @dataclass(frozen=True)
@@ -66,16 +75,18 @@ class StackTarget:
     fd: int
     signal: int
     path: Path  # its stacks file
+    threads: tuple[int, ...] = ()  # native ids of the Python threads the probe saw start
 
 
 @dataclass
 class ThreadStack:
-    """One thread of a faulthandler dump."""
+    """One thread of a dump."""
 
-    ident: int
-    current: bool  # the thread that ran the signal handler
+    ident: int  # threading.get_ident(); 0 when the dump does not say (one thread's own dump)
+    current: bool  # the thread that ran the signal handler (each one, dumped one at a time)
     frames: list[Frame] = field(default_factory=list)  # innermost first, as faulthandler prints
     truncated: bool = False
+    tid: int | None = None  # native id: the thread that was signalled
 
 
 @dataclass
@@ -83,14 +94,16 @@ class StackResult:
     """The stacks of the processes asked, and why the others have none."""
 
     stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)  # pid -> threads
-    skipped: dict[int, str] = field(default_factory=dict)  # pid -> why it was not signalled
+    skipped: dict[int, str] = field(default_factory=dict)  # pid -> why it has no stack at all
+    # pid -> tid -> why that thread has no stack (its process has the others')
+    threads_skipped: dict[int, dict[int, str]] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
 
 def take_stacks(
     targets: list[StackTarget], lock_dir: Path, budget_s: float = BUDGET_S
 ) -> StackResult:
-    """Signal every eligible target, wait for their dumps (at most `budget_s`), parse them."""
+    """Dump every eligible thread of every target (at most `budget_s`), parse the dumps."""
     t0 = time.monotonic()
     result = StackResult()
     lock = _session_lock(lock_dir)
@@ -98,76 +111,121 @@ def take_stacks(
         result.skipped = dict.fromkeys((t.pid for t in targets), "another stack request is busy")
         return result
     try:
-        pending = _signal_idle(targets, result.skipped, t0 + min(RETRY_S, budget_s / 2))
-        texts = _await_dumps(pending, t0 + budget_s)
+        _dump_threads(targets, result, t0 + min(RETRY_S, budget_s / 2), t0 + budget_s)
     finally:
         lock.release()
-    for pid, text in texts.items():
-        threads = parse_dump(text)
-        if threads:
-            result.stacks[pid] = threads
-        else:
-            result.skipped[pid] = f"no dump within {budget_s * 1000:.0f} ms"
+    for pid, why in list(result.threads_skipped.items()):
+        if pid not in result.stacks:  # no thread at all: the process's reason (its main's)
+            if why:
+                result.skipped[pid] = why.get(pid) or why[min(why)]
+            del result.threads_skipped[pid]
     result.elapsed_s = time.monotonic() - t0
     return result
 
 
-def _signal_idle(
-    targets: list[StackTarget], skipped: dict[int, str], retry_until: float
-) -> dict[int, tuple[StackTarget, int]]:
-    """Signal each target once all its threads were seen idle for IDLE_S; those refused go to
-    `skipped`. Returns pid -> (target, size of its stacks file before the signal)."""
-    pending: dict[int, tuple[StackTarget, int]] = {}
-    # pid -> (target, its file's size, its threads' CPU clocks, when they were read)
-    watched: dict[int, tuple[StackTarget, int, ThreadClocks | None, float]] = {}
-    for target in targets:  # the other checks come once, just before the signal
-        clocks = thread_clocks(target.pid)
-        watched[target.pid] = (target, _size(target.path), clocks, time.monotonic())
-    while watched:
-        first_due = min(read_at for *_rest, read_at in watched.values()) + IDLE_S
-        time.sleep(max(0.0, first_due - time.monotonic()))
-        for pid, (target, offset, before, read_at) in list(watched.items()):
+@dataclass
+class _Queue:
+    """One process's threads still to dump, and when each one's CPU clock was read."""
+
+    target: StackTarget
+    tids: list[int]
+    clocks: dict[int, tuple[bytes | None, float]]  # tid -> (CPU clock or None: running, read at)
+
+
+def _dump_threads(
+    targets: list[StackTarget], result: StackResult, retry_until: float, deadline: float
+) -> None:
+    """Rounds: each signals the next idle thread of every process at once, then waits for those
+    dumps. A thread seen running goes to the back of its queue until `retry_until`."""
+    send = thread_signaller()
+    queues: dict[int, _Queue] = {}
+    for target in targets:
+        why = refusal(target)
+        live = _live_threads(target.pid)
+        tids = [tid for tid in target.threads if tid in live]
+        if why is None and not tids:
+            why = UNKNOWN_THREADS
+        if why is None and send is None and len(live) > 1:
+            why = "this system offers no way to signal one thread (tgkill)"
+        if why is not None:
+            result.skipped[target.pid] = why
+            continue
+        now = time.monotonic()
+        clocks = {tid: (thread_clock(target.pid, tid), now) for tid in tids}
+        queues[target.pid] = _Queue(target, tids, clocks)
+    while queues and time.monotonic() < deadline:
+        due = min(q.clocks[q.tids[0]][1] for q in queues.values()) + IDLE_S
+        time.sleep(max(0.0, due - time.monotonic()))
+        sent: dict[int, tuple[StackTarget, int]] = {}
+        sent_tid: dict[int, int] = {}
+        for pid, queue in list(queues.items()):
+            tid = queue.tids[0]
+            clock, read_at = queue.clocks[tid]
             if time.monotonic() - read_at < IDLE_S:
                 continue
-            del watched[pid]
-            why = _signal(target, before)
-            if why == RUNNING and time.monotonic() < retry_until:
-                watched[pid] = (target, offset, thread_clocks(pid), time.monotonic())
-            elif why is not None:
-                skipped[pid] = why
+            skipped = result.threads_skipped.setdefault(pid, {})
+            why = refusal(queue.target)
+            if why is not None:  # the process itself: none of its threads any more
+                skipped.update(dict.fromkeys(queue.tids, why))
+                del queues[pid]
+                continue
+            offset = _size(queue.target.path)
+            why = _signal_thread(queue.target, tid, clock, send)
+            if why is None:
+                sent[pid], sent_tid[pid] = (queue.target, offset), queue.tids.pop(0)
+            elif why == RUNNING and time.monotonic() < retry_until:
+                queue.tids.append(queue.tids.pop(0))
+                queue.clocks[tid] = (thread_clock(pid, tid), time.monotonic())
             else:
-                pending[pid] = (target, offset)
-    return pending
+                skipped[queue.tids.pop(0)] = why
+            if not queue.tids:
+                del queues[pid]
+        for pid, text in _await_dumps(sent, deadline).items():
+            threads = parse_dump(text)
+            if not threads:
+                why = f"no dump within {BUDGET_S * 1000:.0f} ms"
+                result.threads_skipped.setdefault(pid, {})[sent_tid[pid]] = why
+                continue
+            for thread in threads:
+                thread.tid = sent_tid[pid]
+            result.stacks.setdefault(pid, []).extend(threads)
+    for queue in queues.values():  # the budget ran out
+        skipped = result.threads_skipped.setdefault(queue.target.pid, {})
+        skipped.update(dict.fromkeys(queue.tids, f"no dump within {BUDGET_S * 1000:.0f} ms"))
 
 
-def _signal(target: StackTarget, clocks: ThreadClocks | None) -> str | None:
-    """Send the stack signal through a pidfd opened before the checks, so a pid reused in
-    between is never signalled; why not, or None when sent. `clocks`: the threads' CPU
-    clocks read at least IDLE_S ago, which must not have moved (read again last of all)."""
+def _live_threads(pid: int) -> set[int]:
     try:
-        pidfd = os.pidfd_open(target.pid)
-    except (AttributeError, OSError):
-        pidfd = -1  # before Linux 5.3: the checks and the kill are microseconds apart
+        return {int(t) for t in os.listdir(f"{PROC}/{pid}/task")}
+    except (OSError, ValueError):
+        return set()
+
+
+def _signal_thread(
+    target: StackTarget,
+    tid: int,
+    clock: bytes | None,
+    send: Callable[[int, int, int], None] | None,
+) -> str | None:
+    """Send the stack signal to thread `tid` of `target`; why not, or None when sent. `clock`:
+    its CPU clock read at least IDLE_S ago, which must not have moved (read again last)."""
+    why = thread_refusal(target.pid, tid, target.signal)
+    if why is not None:
+        return why
+    if clock is None or thread_clock(target.pid, tid) != clock:
+        return RUNNING
     try:
-        why = refusal(target)
-        if why is not None:
-            return why
-        if clocks is None or thread_clocks(target.pid) != clocks:
-            return RUNNING
-        if pidfd >= 0:
-            signal.pidfd_send_signal(pidfd, target.signal)
-        else:
+        if send is not None:
+            send(target.pid, tid, target.signal)
+        else:  # a single-threaded process: the process-directed signal reaches that thread
             os.kill(target.pid, target.signal)
     except OSError as exc:
         return f"could not signal it ({exc.strerror})"
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
     return None
 
 
 def refusal(target: StackTarget) -> str | None:
-    """Why `target` must not be signalled now, or None when it is safe to."""
+    """Why no thread of `target` may be signalled now, or None when one may be."""
     if target.ticks is not None and start_ticks(target.pid) != target.ticks:
         return "gone (or its pid was reused)"
     try:
@@ -177,62 +235,69 @@ def refusal(target: StackTarget) -> str | None:
         return "its descriptors cannot be read"
     if not signal_caught(target.pid, target.signal):
         return f"signal {target.signal} is no longer caught"
-    if _blocked_everywhere(target.pid, target.signal):
-        return f"every thread blocks signal {target.signal} (it may be waiting for signals)"
-    waiting = _waiting_for_signals(target.pid)
-    if waiting:
-        return f"a thread waits for a signal ({waiting}): the stack signal would end that wait"
     return None
 
 
-# tid -> (state, CPU time): equal twice means no thread ran in between
-ThreadClocks = dict[bytes, tuple[bytes, bytes]]
+def thread_refusal(pid: int, tid: int, signum: int) -> str | None:
+    """Why thread `tid` must not get the signal (it blocks it, or waits for signals)."""
+    status = _read(f"{PROC}/{pid}/task/{tid}/status", 8192)
+    if not status:
+        return "the thread ended"
+    match = re.search(rb"^SigBlk:\s*([0-9a-fA-F]+)", status, re.MULTILINE)
+    if match is not None and int(match.group(1), 16) >> (signum - 1) & 1:
+        return f"the thread blocks signal {signum} (it may be waiting for signals)"
+    from mpdoctor.collect.waits import SIGNAL_WAITS, read_thread
+
+    wait = read_thread(pid, tid, full=False)
+    if wait is not None and wait.syscall in SIGNAL_WAITS:
+        return f"the thread waits for a signal ({wait.syscall}): the stack signal would end it"
+    return None
 
 
-def thread_clocks(pid: int) -> ThreadClocks | None:
-    """Each thread's state and CPU time: schedstat's nanoseconds on the CPU where the kernel
-    has it, else utime and stime (clock ticks, coarse: the state must then be asleep). None
-    when a thread is runnable (R) or the process cannot be read."""
-    try:
-        tids = os.listdir(f"{PROC}/{pid}/task")
-    except OSError:
+def thread_clock(pid: int, tid: int) -> bytes | None:
+    """The thread's CPU time: schedstat's nanoseconds where the kernel has it, else utime and
+    stime (clock ticks, coarse: the state must then be asleep). None when it is runnable (R)
+    or gone."""
+    stat = _read(f"{PROC}/{pid}/task/{tid}/stat")
+    if not stat:
         return None
-    clocks: ThreadClocks = {}
-    for tid in tids:
-        stat = _read(f"{PROC}/{pid}/task/{tid}/stat")
-        if not stat:
-            continue  # the thread ended: the next reading differs
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        state = fields[0]
-        if state == b"R":
-            return None
-        cpu = _read(f"{PROC}/{pid}/task/{tid}/schedstat", 128)
-        clocks[tid.encode()] = (state, cpu.split()[0] if cpu else fields[11] + b"+" + fields[12])
-    return clocks or None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    if fields[0] == b"R":
+        return None
+    cpu = _read(f"{PROC}/{pid}/task/{tid}/schedstat", 128)
+    return cpu.split()[0] if cpu else fields[11] + b"+" + fields[12]
 
 
-def _blocked_everywhere(pid: int, signum: int) -> bool:
-    """Every thread blocks the signal: it would stay pending, and a sigwait() would get it."""
+@functools.cache
+def thread_signaller() -> Callable[[int, int, int], None] | None:
+    """tgkill(tgid, tid, sig) through libc (glibc 2.30+, musl), else the raw system call on the
+    architectures whose number is known; None when neither is available."""
     try:
-        tids = os.listdir(f"{PROC}/{pid}/task")
-    except OSError:
-        return False
-    for tid in tids:
-        status = _read(f"{PROC}/{pid}/task/{tid}/status", 8192) or b""
-        match = re.search(rb"^SigBlk:\s*([0-9a-fA-F]+)", status, re.MULTILINE)
-        if match is None or not int(match.group(1), 16) >> (signum - 1) & 1:
-            return False
-    return True
+        import ctypes
+        import platform
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        tgkill = getattr(libc, "tgkill", None)
+        if tgkill is None:
+            number = _TGKILL.get(platform.machine())
+            if number is None:
+                return None
+            syscall = libc.syscall
+
+            def tgkill(tgid: int, tid: int, sig: int) -> int:
+                return syscall(number, tgid, tid, sig)
+    except (OSError, AttributeError, ImportError):
+        return None
+
+    def send(tgid: int, tid: int, sig: int) -> None:
+        if tgkill(tgid, tid, sig) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    return send
 
 
-def _waiting_for_signals(pid: int) -> str | None:
-    """signal.pause() and its kind return after any handler ran, ours included."""
-    from mpdoctor.collect.waits import SIGNAL_WAITS, read_threads
-
-    for wait in read_threads(pid, full=False):
-        if wait.syscall in SIGNAL_WAITS:
-            return wait.syscall
-    return None
+_TGKILL = {"x86_64": 234, "aarch64": 131, "riscv64": 131, "ppc64le": 250, "s390x": 241}
 
 
 def signal_caught(pid: int, signum: int) -> bool:
@@ -327,17 +392,22 @@ class _session_lock:
 
 
 _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-fA-F]+)")
+_OWN_STACK = "Stack (most recent call first):"  # one thread's dump of its own stack
 _FRAME = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+|\?+) in (?P<func>.*)$')
 
 
 def parse_dump(text: str) -> list[ThreadStack]:
-    """faulthandler's `all_threads` output: a header per thread, then its frames, innermost
-    first ("  ..." when it cut a deep stack)."""
+    """faulthandler's output: one thread's own stack ("Stack (most recent call first):"), or
+    with `all_threads` a header per thread; then the frames, innermost first ("  ..." when it
+    cut a deep stack)."""
     threads: list[ThreadStack] = []
     for line in text.splitlines():
         header = _THREAD.match(line)
         if header:
             threads.append(ThreadStack(int(header.group(2), 16), header.group(1) != "Thread"))
+            continue
+        if line.startswith(_OWN_STACK):
+            threads.append(ThreadStack(0, True))
             continue
         if not threads:
             continue
@@ -373,8 +443,9 @@ def targets_from(
             refused[stream.pid] = f"the program handles signal {start.stack_signal} itself"
             continue
         path = stacks_dir / stream.path.name.removesuffix(".jsonl")
+        threads = tuple(sorted({tid for tid, _name in thread_names(stream).values()}))
         targets.append(
-            StackTarget(stream.pid, stream.ticks, start.stack_fd, start.stack_signal, path)
+            StackTarget(stream.pid, stream.ticks, start.stack_fd, start.stack_signal, path, threads)
         )
     return targets, refused
 

@@ -11,9 +11,10 @@ whole probe is allowed 1 ms): the event log and three cheap entry points.
   single os.write to an O_APPEND descriptor, so a SIGKILL never leaves half an event. JSON is
   encoded by hand: importing `json` pulls in `re`, which alone costs more than the budget.
 * Fork hook: a forked child closes the parent's descriptor and opens its own file.
-* Stacks on demand: faulthandler dumps every thread's stack into `SESSION/stacks/<pid>-<ticks>`
-  when the monitor sends the stack signal (MPDOCTOR_STACK_SIGNAL); a forked child registers its
-  own file with its first event, and the monitor never signals a process before that.
+* Stacks on demand: faulthandler dumps a thread's own stack into `SESSION/stacks/<pid>-<ticks>`
+  when the monitor sends that thread the stack signal (MPDOCTOR_STACK_SIGNAL); a forked child
+  registers its own file with its first event, and the monitor never signals a process before
+  that.
 * Audit hook: one set lookup per audited operation; os.kill, os.killpg and os.exec* go to
   `_audit`. A spawn child adds it when its Process starts (`watch_audits`).
 * sys.meta_path finder: one set lookup per import; the few watched standard-library modules go
@@ -232,7 +233,10 @@ def _arm_stacks(tag: str):
     fd = os.open(path, _FLAGS, 0o600)
     import faulthandler
 
-    faulthandler.register(signum, file=fd, all_threads=True, chain=False)
+    # One thread at a time (the monitor sends it with tgkill): a thread dumps only its own
+    # stack, which nothing else changes meanwhile. Walking the other threads' frames without
+    # the GIL can read a thread state that another thread is freeing (SIGSEGV).
+    faulthandler.register(signum, file=fd, all_threads=False, chain=False)
     st = os.fstat(fd)
     _stack_fd, _stack_ident, _stack_signal = fd, (st.st_dev, st.st_ino), signum
     return {"fd": fd, "signal": signum}

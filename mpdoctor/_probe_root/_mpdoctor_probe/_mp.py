@@ -131,6 +131,10 @@ def on_import(name: str, module) -> None:
 
             _methods.force_start_method(module)
         _mp_event(module)
+        # thread records from here on: the monitor dumps only the stacks of threads it knows
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            _name_threads(threading)
         if role() == "forkserver":
             from . import _failures
 
@@ -142,7 +146,7 @@ def on_import(name: str, module) -> None:
         module.register_after_fork(_TOKEN, _bootstrapped)
         # util has just imported atexit and registered its exit function: ours runs before it
         sys.modules["atexit"].register(_at_exit)
-        _name_threads(sys.modules["threading"])
+        _name_threads(sys.modules["threading"])  # already done unless multiprocessing was not
         if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
             from . import _mplog
 
@@ -167,9 +171,10 @@ def on_import(name: str, module) -> None:
 
 
 def _name_threads(threading) -> None:
-    """`thread` events (ident, native id, name): faulthandler's dumps name threads only by
-    ident. Recorded as each thread starts (`_set_native_id` runs in `_bootstrap_inner` before
-    `run()`, so no frame of ours is ever in a traceback) and once for those already running.
+    """`thread` events (ident, native id, name): the monitor signals only the threads it
+    knows, each by its native id, and names them. Recorded as each thread starts
+    (`_set_native_id` runs in `_bootstrap_inner` before `run()`, so no frame of ours is ever in
+    a traceback) and once for those already running.
     A forked child's own thread is in its `start` event: nothing is written at fork time."""
     thread_class = threading.Thread
     set_native_id = getattr(thread_class, "_set_native_id", None)
