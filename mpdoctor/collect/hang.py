@@ -178,15 +178,13 @@ def add_stacks(
     result = take_stacks(targets, session_path / "stacks")
     snap.stacks_skipped = {**refused, **result.skipped}
     for pid, threads in result.stacks.items():
-        names = thread_names(streams[pid])  # ident -> (tid, name)
-        by_tid = {tid: (ident, name) for ident, (tid, name) in names.items()}
+        # each dump is one signalled thread's own: its native id names it
+        by_tid = {tid: (ident, name) for ident, (tid, name) in thread_names(streams[pid]).items()}
         snap.stacks[pid] = []
         for t in threads:
-            ident, name = by_tid.get(t.tid, (t.ident, None)) if t.tid else (t.ident, None)
-            tid = t.tid if t.tid else names.get(t.ident, (None, None))[0]
-            name = name or names.get(ident, (None, None))[1]
+            ident, name = by_tid.get(t.tid, (t.ident, None))
             snap.stacks[pid].append(
-                ThreadStack(ident=ident, tid=tid, name=name, current=t.current, frames=t.frames)
+                ThreadStack(ident=ident, tid=t.tid, name=name, current=t.current, frames=t.frames)
             )
     snap.sources = sources_of(snap)
     for pid in wanted:

@@ -115,9 +115,9 @@ def take_stacks(
     finally:
         lock.release()
     for pid, why in list(result.threads_skipped.items()):
-        if pid not in result.stacks:  # no thread at all: the process's reason (its main's)
-            if why:
-                result.skipped[pid] = why.get(pid) or why[min(why)]
+        if why and pid not in result.stacks:  # no thread at all: the process's reason (main's)
+            result.skipped[pid] = why.get(pid) or why[min(why)]
+        if not why or pid not in result.stacks:
             del result.threads_skipped[pid]
     result.elapsed_s = time.monotonic() - t0
     return result
@@ -137,7 +137,32 @@ def _dump_threads(
 ) -> None:
     """Rounds: each signals the next idle thread of every process at once, then waits for those
     dumps. A thread seen running goes to the back of its queue until `retry_until`."""
-    send = thread_signaller()
+    late = f"no dump within {(deadline - time.monotonic()) * 1000:.0f} ms"
+    queues = _queues(targets, result)
+    while queues and time.monotonic() < deadline:
+        due = min(q.clocks[q.tids[0]][1] for q in queues.values()) + IDLE_S
+        time.sleep(max(0.0, due - time.monotonic()))
+        sent = _signal_round(queues, result, retry_until)
+        pending = {pid: (target, offset) for pid, (target, _tid, offset) in sent.items()}
+        for pid, text in _await_dumps(pending, deadline).items():
+            tid = sent[pid][1]
+            threads = parse_dump(text)
+            if not threads:
+                result.threads_skipped.setdefault(pid, {})[tid] = late
+                continue
+            for thread in threads:
+                thread.tid = tid
+            result.stacks.setdefault(pid, []).extend(threads)
+        queues = {pid: queue for pid, queue in queues.items() if queue.tids}
+    for queue in queues.values():  # the budget ran out
+        result.threads_skipped.setdefault(queue.target.pid, {}).update(
+            dict.fromkeys(queue.tids, late)
+        )
+
+
+def _queues(targets: list[StackTarget], result: StackResult) -> dict[int, _Queue]:
+    """pid -> the threads to dump, each one's CPU clock read now; refused processes go to
+    `result.skipped`."""
     queues: dict[int, _Queue] = {}
     for target in targets:
         why = refusal(target)
@@ -145,7 +170,7 @@ def _dump_threads(
         tids = [tid for tid in target.threads if tid in live]
         if why is None and not tids:
             why = UNKNOWN_THREADS
-        if why is None and send is None and len(live) > 1:
+        if why is None and thread_signaller() is None and len(live) > 1:
             why = "this system offers no way to signal one thread (tgkill)"
         if why is not None:
             result.skipped[target.pid] = why
@@ -153,45 +178,36 @@ def _dump_threads(
         now = time.monotonic()
         clocks = {tid: (thread_clock(target.pid, tid), now) for tid in tids}
         queues[target.pid] = _Queue(target, tids, clocks)
-    while queues and time.monotonic() < deadline:
-        due = min(q.clocks[q.tids[0]][1] for q in queues.values()) + IDLE_S
-        time.sleep(max(0.0, due - time.monotonic()))
-        sent: dict[int, tuple[StackTarget, int]] = {}
-        sent_tid: dict[int, int] = {}
-        for pid, queue in list(queues.items()):
-            tid = queue.tids[0]
-            clock, read_at = queue.clocks[tid]
-            if time.monotonic() - read_at < IDLE_S:
-                continue
-            skipped = result.threads_skipped.setdefault(pid, {})
-            why = refusal(queue.target)
-            if why is not None:  # the process itself: none of its threads any more
-                skipped.update(dict.fromkeys(queue.tids, why))
-                del queues[pid]
-                continue
-            offset = _size(queue.target.path)
-            why = _signal_thread(queue.target, tid, clock, send)
-            if why is None:
-                sent[pid], sent_tid[pid] = (queue.target, offset), queue.tids.pop(0)
-            elif why == RUNNING and time.monotonic() < retry_until:
-                queue.tids.append(queue.tids.pop(0))
-                queue.clocks[tid] = (thread_clock(pid, tid), time.monotonic())
-            else:
-                skipped[queue.tids.pop(0)] = why
-            if not queue.tids:
-                del queues[pid]
-        for pid, text in _await_dumps(sent, deadline).items():
-            threads = parse_dump(text)
-            if not threads:
-                why = f"no dump within {BUDGET_S * 1000:.0f} ms"
-                result.threads_skipped.setdefault(pid, {})[sent_tid[pid]] = why
-                continue
-            for thread in threads:
-                thread.tid = sent_tid[pid]
-            result.stacks.setdefault(pid, []).extend(threads)
-    for queue in queues.values():  # the budget ran out
-        skipped = result.threads_skipped.setdefault(queue.target.pid, {})
-        skipped.update(dict.fromkeys(queue.tids, f"no dump within {BUDGET_S * 1000:.0f} ms"))
+    return queues
+
+
+def _signal_round(
+    queues: dict[int, _Queue], result: StackResult, retry_until: float
+) -> dict[int, tuple[StackTarget, int, int]]:
+    """Signal the first due thread of each queue; pid -> (target, tid, its file's size before).
+    Threads refused leave their queue, with the reason in `result.threads_skipped`."""
+    sent: dict[int, tuple[StackTarget, int, int]] = {}
+    for pid, queue in queues.items():
+        tid = queue.tids[0]
+        clock, read_at = queue.clocks[tid]
+        if time.monotonic() - read_at < IDLE_S:
+            continue
+        skipped = result.threads_skipped.setdefault(pid, {})
+        why = refusal(queue.target)
+        if why is not None:  # the process itself: none of its threads any more
+            skipped.update(dict.fromkeys(queue.tids, why))
+            queue.tids.clear()
+            continue
+        offset = _size(queue.target.path)
+        why = _signal_thread(queue.target, tid, clock)
+        if why is None:
+            sent[pid] = (queue.target, queue.tids.pop(0), offset)
+        elif why == RUNNING and time.monotonic() < retry_until:
+            queue.tids.append(queue.tids.pop(0))
+            queue.clocks[tid] = (thread_clock(pid, tid), time.monotonic())
+        else:
+            skipped[queue.tids.pop(0)] = why
+    return sent
 
 
 def _live_threads(pid: int) -> set[int]:
@@ -201,12 +217,7 @@ def _live_threads(pid: int) -> set[int]:
         return set()
 
 
-def _signal_thread(
-    target: StackTarget,
-    tid: int,
-    clock: bytes | None,
-    send: Callable[[int, int, int], None] | None,
-) -> str | None:
+def _signal_thread(target: StackTarget, tid: int, clock: bytes | None) -> str | None:
     """Send the stack signal to thread `tid` of `target`; why not, or None when sent. `clock`:
     its CPU clock read at least IDLE_S ago, which must not have moved (read again last)."""
     why = thread_refusal(target.pid, tid, target.signal)
@@ -214,6 +225,7 @@ def _signal_thread(
         return why
     if clock is None or thread_clock(target.pid, tid) != clock:
         return RUNNING
+    send = thread_signaller()
     try:
         if send is not None:
             send(target.pid, tid, target.signal)

@@ -131,10 +131,9 @@ def on_import(name: str, module) -> None:
 
             _methods.force_start_method(module)
         _mp_event(module)
-        # thread records from here on: the monitor dumps only the stacks of threads it knows
-        threading = sys.modules.get("threading")
-        if threading is not None:
-            _name_threads(threading)
+        # thread records from here on (multiprocessing imports threading): the monitor dumps
+        # only the stacks of threads it knows
+        _name_threads(sys.modules["threading"])
         if role() == "forkserver":
             from . import _failures
 
@@ -146,7 +145,6 @@ def on_import(name: str, module) -> None:
         module.register_after_fork(_TOKEN, _bootstrapped)
         # util has just imported atexit and registered its exit function: ours runs before it
         sys.modules["atexit"].register(_at_exit)
-        _name_threads(sys.modules["threading"])  # already done unless multiprocessing was not
         if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
             from . import _mplog
 
