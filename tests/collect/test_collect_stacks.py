@@ -194,25 +194,43 @@ threading.Event().wait()
 """
 
 
-def test_a_spinning_thread_is_never_signalled_and_its_idle_neighbour_is(tmp_path) -> None:
+def test_a_spinning_thread_is_left_alone_while_it_runs_and_its_idle_neighbour_is_not(
+    tmp_path,
+) -> None:
     # Interrupted while it runs, a thread can be half-way through pushing a frame; the threads
     # that wait can dump their own stacks meanwhile (the spinner cannot change them). The
     # spinner often sleeps for an instant (sleep(0)): its CPU time moves within IDLE_S.
+    # It may still be signalled, rightly, when it used no CPU for IDLE_S: the main thread,
+    # woken by its own dump, takes the GIL and the spinner waits for it inside sleep(0) (seen
+    # in about 1 request of 100 here, at a frame no push was under way). So: never a request
+    # without main's stack, the spinner refused as running in most, and each dump of it whole.
     tree = Tree(tmp_path, SPINNER)
+    requests = 20
     try:
         assert tree.line() == "ready"
         [target], _ = tree.wait_registered(1)
         spinner = max(target.threads)
         assert target.threads == (target.pid, spinner)
-        for _ in range(20):
+        refused = dumped = 0
+        for _ in range(requests):
             result = take_stacks([target], tree.session.stacks_dir)
             assert result.skipped == {}
-            assert result.threads_skipped == {target.pid: {spinner: RUNNING}}
-            [main] = result.stacks[target.pid]
-            assert main.tid == target.pid and main.frames[-1].function == "<module>"
+            by_tid = {thread.tid: thread for thread in result.stacks[target.pid]}
+            main = by_tid.pop(target.pid)
+            assert main.frames[-1].function == "<module>"
+            if by_tid:
+                [spun] = by_tid.values()
+                assert spun.tid == spinner and spun.frames[0].function == "deep"
+                assert "spin" in [frame.function for frame in spun.frames]
+                assert target.pid not in result.threads_skipped
+                dumped += 1
+            else:
+                assert result.threads_skipped == {target.pid: {spinner: RUNNING}}
+                refused += 1
+        assert refused > requests // 2, f"the spinner was signalled in {dumped} of {requests}"
         dumps = target.path.read_text()
-        assert dumps.count("Stack (most recent call first):") == 20
-        assert " in spin" not in dumps and " in deep" not in dumps  # never signalled
+        assert dumps.count("Stack (most recent call first):") == requests + dumped
+        assert dumps.count(" in spin") == dumped
         assert tree.proc.poll() is None
     finally:
         tree.end()
