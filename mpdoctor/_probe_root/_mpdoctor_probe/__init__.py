@@ -130,20 +130,25 @@ class Finder:
 
 
 def encode(value) -> str:
-    """JSON text of plain data (dict, list, tuple, str, int, float, bool, None)."""
+    """JSON text of plain data (dict, list, tuple, str, int, float, bool, None).
+
+    Every event goes through here: the common types are tested first, and a string that needs
+    no escape (most of them) skips the translate."""
     t = type(value)
     if t is str:
+        if value.isprintable() and '"' not in value and "\\" not in value:
+            return '"' + value + '"'
         return '"' + value.translate(_ESC) + '"'
+    if t is int:
+        return int.__repr__(value)
+    if t is dict:
+        return "{" + ",".join([encode(str(k)) + ":" + encode(v) for k, v in value.items()]) + "}"
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if t is int:
-        return int.__repr__(value)
-    if t is dict:
-        return "{" + ",".join(encode(str(k)) + ":" + encode(v) for k, v in value.items()) + "}"
     if t is list or t is tuple:
         return "[" + ",".join([encode(v) for v in value]) + "]"
     if t is float:

@@ -86,12 +86,6 @@ def _exec_then_hook(state, module):
     run_hook(name, module)
 
 
-class _Any:
-    def method(self):
-        pass
-
-
-_BoundMethod = type(_Any().method)
 # Frames of importlib's files are removed from import tracebacks along with importlib's own.
 _exec_then_hook.__code__ = _exec_then_hook.__code__.replace(
     co_filename="<frozen importlib._bootstrap_external>"
@@ -106,6 +100,9 @@ def run_hook(name: str, module) -> None:
         on_import(name, module)
     except Exception:
         probe.disable()
+
+
+_BoundMethod = type(run_hook.__get__(0))  # types.MethodType, without importing types
 
 
 def watch(name: str) -> None:
@@ -141,8 +138,9 @@ def on_import(name: str, module) -> None:
     elif name == "multiprocessing.process":
         install(module, role() == "spawn-child")
     elif name == "multiprocessing.util":
-        # our callback runs in every fork and forkserver child's _bootstrap
-        module.register_after_fork(_TOKEN, _bootstrapped)
+        # our callback runs in every fork and forkserver child's _bootstrap; the registry holds
+        # its objects weakly: a module's function lives as long as the process
+        module.register_after_fork(_bootstrapped, _bootstrapped)
         # util has just imported atexit and registered its exit function: ours runs before it
         sys.modules["atexit"].register(_at_exit)
         if os.environ.get("MPDOCTOR_MP_LOG", "off") != "off" and role() is None:
@@ -382,14 +380,7 @@ def _hook_parent_process(process) -> None:
     process._ParentProcess = _ParentProcess
 
 
-class _Token:
-    """register_after_fork keeps its objects in a WeakValueDictionary: this one lives forever."""
-
-
-_TOKEN = _Token()
-
-
-def _bootstrapped(_token) -> None:
+def _bootstrapped(_registered) -> None:
     global _bootstrapped_pid
     # os.getpid(): a fork child's probe.pid is its parent's until its first event.
     if not probe.on or not _installed or _bootstrapped_pid == os.getpid():

@@ -45,9 +45,15 @@ _files = None
 
 
 def files() -> _Files:
-    """Internal paths; recomputed until multiprocessing and concurrent.futures are both known."""
+    """Internal paths; recomputed when multiprocessing or concurrent.futures was imported since
+    (not at every call: a program that never imports concurrent.futures starts many children)."""
     global _files
-    if _files is None or _files.mp_dir is None or _files.cf_dir is None:
+    modules = sys.modules
+    if (
+        _files is None
+        or (_files.mp_dir is None and "multiprocessing" in modules)
+        or (_files.cf_dir is None and "concurrent.futures" in modules)
+    ):
         _files = _Files()
     return _files
 
