@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from probe_support import (
     PROBE_ROOT,
     SUPPORTED,
     interpreter_params,
+    probe_env,
     run_probed,
     run_unprobed,
 )
@@ -109,3 +113,70 @@ def test_probe_root_holds_only_sitecustomize_and_the_package() -> None:
     names = {p.name for p in PROBE_ROOT.iterdir() if p.name != "__pycache__"}
     assert names <= {"sitecustomize.py", "sitecustomize.pyc", "_mpdoctor_probe"}
     assert {"sitecustomize.py", "_mpdoctor_probe"} <= names
+
+
+SPAWN_CHILD_IMPORTS = """\
+import importlib.util, inspect, os, sys
+import multiprocessing.spawn
+import _mpdoctor_probe as probe
+mp = sys.modules["_mpdoctor_probe._mp"]
+package_dir = os.path.dirname(probe.__file__)
+print("on", probe.on)
+print("finder for the package", package_dir in sys.path_importer_cache)
+print("spec", importlib.util.find_spec("_mpdoctor_probe._mp").origin == mp.__file__)
+print("source", "def hooked_spec" in inspect.getsource(mp))
+print("stale mark", getattr(mp, "STALE_MARK", None))
+"""
+
+
+def _probe_copy(tmp_path: Path, python: Path) -> Path:
+    """A copy of the probe root with byte-code caches that `python` wrote itself."""
+    root = tmp_path / "probe_root"
+    shutil.copytree(PROBE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([str(python), "-m", "compileall", "-q", str(root)], check=True, env=env)
+    return root
+
+
+def _spawn_child_imports(python: Path, root: Path, tmp_path: Path) -> dict[str, str]:
+    """A process with a spawned child's command line importing what one imports."""
+    session = tmp_path / "session"
+    (session / "events").mkdir(parents=True)
+    env = {**probe_env(session), "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [str(python), "-c", SPAWN_CHILD_IMPORTS, "--multiprocessing-fork"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stderr == ""
+    return dict(line.rsplit(" ", 1) for line in done.stdout.splitlines())
+
+
+@pytest.mark.parametrize("python", interpreter_params(SUPPORTED))
+def test_the_probe_modules_load_from_their_cache_without_importlib_finders(
+    python: Path, tmp_path: Path
+) -> None:
+    # importlib's finders would list the package's directory (a path_importer_cache entry):
+    # the probe reads the package and `_mp` from their .pyc itself, as full modules
+    shown = _spawn_child_imports(python, _probe_copy(tmp_path, python), tmp_path)
+    assert shown == {
+        "on": "True",
+        "finder for the package": "False",
+        "spec": "True",
+        "source": "True",
+        "stale mark": "None",
+    }
+
+
+@pytest.mark.parametrize("change", ["stale", "missing"])
+def test_a_stale_or_missing_cache_falls_back_to_a_plain_import(tmp_path: Path, change) -> None:
+    python = Path(sys.executable)
+    root = _probe_copy(tmp_path, python)
+    if change == "stale":  # the source changed after the cache was written: never run the old code
+        source = root / "_mpdoctor_probe" / "_mp.py"
+        source.write_text(source.read_text() + "\nSTALE_MARK = 1\n")
+    else:
+        for cache in root.rglob("__pycache__"):
+            shutil.rmtree(cache)
+    shown = _spawn_child_imports(python, root, tmp_path)
+    assert shown["on"] == "True" and shown["finder for the package"] == "True"
+    assert shown["stale mark"] == ("1" if change == "stale" else "None")

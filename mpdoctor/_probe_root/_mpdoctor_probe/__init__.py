@@ -50,6 +50,7 @@ _fork_parent = None  # in a forked child not registered yet: the parent's pid
 _stack_fd = -1  # faulthandler's file for the stack signal
 _stack_ident = None
 _stack_signal = 0
+start_ident = None  # the thread that wrote `start` (its ident and native id are in it)
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -59,13 +60,18 @@ _ESC.update({9: "\\t", 10: "\\n", 13: "\\r", 34: '\\"'})
 _ESC[92] = "\\\\"
 
 
-def start() -> None:
-    """Start recording in this process if MPDOCTOR_SESSION is set (sitecustomize calls this)."""
-    global _started
+_load_cached = None  # sitecustomize's loader: a module from its byte-code cache, or None
+
+
+def start(load_cached=None) -> None:
+    """Start recording in this process if MPDOCTOR_SESSION is set (sitecustomize calls this,
+    lending its loader for `_mp`)."""
+    global _started, _load_cached
     session = os.environ.get("MPDOCTOR_SESSION")
     if _started or not session or sys.version_info < (3, 8):
         return
     _started = True
+    _load_cached = load_cached
     if not _open_session(session):
         return
     try:
@@ -116,7 +122,7 @@ class Finder:
         if name not in _watched or not on:
             return None
         try:  # never fail the program's import (e.g. late in interpreter shutdown)
-            from . import _mp
+            _mp = _hooks()
         except Exception:
             disable()
             return None
@@ -124,6 +130,19 @@ class Finder:
 
     def invalidate_caches(self):
         pass
+
+
+def _hooks():
+    """`_mp`, imported once: from its byte-code cache when sitecustomize lent its loader (the
+    finder runs under importlib's import lock, as importlib's own loading would), else by a
+    plain import."""
+    module = sys.modules.get(__name__ + "._mp")
+    if module is None and _load_cached is not None:
+        module = _load_cached(__name__ + "._mp", os.path.join(__path__[0], "_mp.py"))
+    if module is None:
+        from . import _mp as module
+    globals()["_mp"] = module  # as importlib sets a submodule on its package
+    return module
 
 
 # The event log
@@ -191,7 +210,7 @@ def _ticks():
 
 
 def _open(forked: bool) -> bool:
-    global on, pid, _fd, _ident, _fork_parent
+    global on, pid, _fd, _ident, _fork_parent, start_ident
     ppid = os.getppid() if _fork_parent is None else _fork_parent
     _fork_parent = None
     pid = os.getpid()
@@ -201,6 +220,7 @@ def _open(forked: bool) -> bool:
     st = os.fstat(fd)
     _fd, _ident, on = fd, (st.st_dev, st.st_ino), True
     stacks = _arm_stacks(tag)
+    start_ident = _thread.get_ident()
     fields = {
         "ppid": ppid,
         "ticks": ticks,
@@ -208,7 +228,7 @@ def _open(forked: bool) -> bool:
         "exe": sys.executable,
         "py": "%d.%d.%d" % sys.version_info[:3],
         "forked": forked,
-        "ident": _thread.get_ident(),
+        "ident": start_ident,
         "tid": getattr(_thread, "get_native_id", os.getpid)(),
         "stacks": stacks,
     }

@@ -170,8 +170,9 @@ def _name_threads(threading) -> None:
     """`thread` events (ident, native id, name): the monitor signals only the threads it
     knows, each by its native id, and names them. Recorded as each thread starts
     (`_set_native_id` runs in `_bootstrap_inner` before `run()`, so no frame of ours is ever in
-    a traceback) and once for those already running.
-    A forked child's own thread is in its `start` event: nothing is written at fork time."""
+    a traceback) and once for those already running, but for the main thread when it wrote
+    `start` (the monitor names it from there). A forked child's own thread is in its `start`
+    event: nothing is written at fork time."""
     thread_class = threading.Thread
     set_native_id = getattr(thread_class, "_set_native_id", None)
     if set_native_id is None or getattr(set_native_id, "_mpdoctor", False):
@@ -186,7 +187,8 @@ def _name_threads(threading) -> None:
     _set_native_id._mpdoctor = True
     thread_class._set_native_id = _set_native_id
     for thread in list(threading._active.values()):
-        _thread_event(thread)
+        if thread._ident != probe.start_ident or thread._name != "MainThread":
+            _thread_event(thread)  # (main's ident and native id are in `start`)
 
 
 _MAX_THREAD_EVENTS = 1000  # a server starting a thread per request must not fill the session
