@@ -11,6 +11,7 @@ password.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
@@ -66,6 +67,7 @@ _NAME_OP = re.compile(
 _VALUE = re.compile(r"""'[^']*'|"[^"]*"|(?!=)[^\s'",;&)}\]]+""")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether an option or variable of this name holds a secret: `--db-password`, `API_KEY`."""
     words = [w for w in _WORD_SPLIT.split(_CAMEL.sub("_", name.strip("-"))) if w]
@@ -79,9 +81,11 @@ def is_secret_name(name: str) -> bool:
     return "pwd" in words and len(words) > 1  # MYSQL_PWD is a password; PWD is a directory
 
 
+@functools.lru_cache(maxsize=4096)
 def redact_text(text: str) -> str:
     """Secrets in command-line or environment text: by shape and place (`redact_shapes`), and
-    values of secret names (`NAME=secret`, `--password=x`, `"token": "x"`)."""
+    values of secret names (`NAME=secret`, `--password=x`, `"token": "x"`). Cached: a report
+    redacts the same arguments of hundreds of processes (every spawned child's command line)."""
     return _redact_assignments(redact_shapes(text))
 
 
