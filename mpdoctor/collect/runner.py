@@ -438,7 +438,7 @@ class _Monitor:
     def end_all(self) -> set[ProcessKey]:
         from mpdoctor.collect.teardown import end_tree
 
-        result = end_tree(self.sampler, reap=self.reap)
+        result = end_tree(self.sampler, reap=self.reap, last=self._is_resource_tracker)
         if result.survivors:
             self.notes.append(
                 "could not end pids "
@@ -450,6 +450,12 @@ class _Monitor:
             while self.reaper.target is None and time.monotonic() < deadline:
                 self.wait(0.02, target_alive=False)
         return result.ended
+
+    def _is_resource_tracker(self, key: ProcessKey) -> bool:
+        from mpdoctor.collect.evidence_builder import helper_role
+
+        sample = self.sampler.processes().get(key)
+        return sample is not None and helper_role(sample.cmdline) == "resource-tracker"
 
     # -- result ----------------------------------------------------------------------------
     def result(

@@ -4,6 +4,10 @@ A pool whose worker dies starts a new one, so killing processes one by one can c
 forever. Instead every process is first frozen with SIGSTOP (the tree is rescanned until no new
 process appears), then all get SIGTERM and SIGCONT together, and what survives a short wait gets
 SIGKILL; the whole round repeats for anything that slipped in, a bounded number of times.
+Processes marked `last` (multiprocessing's resource tracker, which ignores SIGTERM and unlinks
+the semaphores and shared memory the program leaked once every other process is gone) get their
+SIGKILL only after the others are gone and a wait of their own: as after Ctrl-C, /dev/shm is
+left clean.
 A signal is sent only after checking that the pid still has the recorded (pid, create_time):
 a pid reused by an unrelated process is never touched.
 """
@@ -87,10 +91,12 @@ def end_tree(
     term_wait: float = 1.0,
     kill_wait: float = 1.0,
     max_rounds: int = 4,
+    last: Callable[[ProcessKey], bool] = lambda _key: False,
 ) -> TeardownResult:
-    """End every live process of `tree`: freeze, TERM, CONT, wait, KILL; repeat (bounded).
+    """End every live process of `tree`: freeze, TERM, CONT, wait, KILL (those marked `last`
+    after the others); repeat (bounded).
 
-    Worst case about max_rounds * (term_wait + kill_wait) seconds; usually one round.
+    Worst case about max_rounds * (term_wait + 2 * kill_wait) seconds; usually one round.
     """
     result = TeardownResult()
     for _ in range(max_rounds):
@@ -104,12 +110,27 @@ def end_tree(
         for key in frozen:
             send(key, signal.SIGCONT)
         left = wait_until_gone(tree, frozen, term_wait, reap=reap)
-        if left:
-            for key in left:
-                if send(key, signal.SIGKILL):
-                    result.killed.add(key)
-            wait_until_gone(tree, set(left), kill_wait, reap=reap)
+        spared = {key for key in left if last(key)}
+        _kill(tree, set(left) - spared, result, kill_wait, reap)
+        if spared:  # they end on their own once the others are gone
+            _kill(tree, set(wait_until_gone(tree, spared, kill_wait, reap=reap)), result,
+                  kill_wait, reap)  # fmt: skip
     if reap is not None:
         reap()
     result.survivors = tree.refresh()
     return result
+
+
+def _kill(
+    tree: Tree,
+    keys: set[ProcessKey],
+    result: TeardownResult,
+    wait: float,
+    reap: Callable[[], object] | None,
+) -> None:
+    """SIGKILL `keys`, then wait up to `wait` s for them to be gone."""
+    for key in keys:
+        if send(key, signal.SIGKILL):
+            result.killed.add(key)
+    if keys:
+        wait_until_gone(tree, keys, wait, reap=reap)

@@ -219,3 +219,35 @@ def test_a_stack_signal_by_name_with_an_offset(tmp_path) -> None:
                                 str(SAMPLES / "join_deadlock.py"))  # fmt: skip
     assert result.returncode == 124, stderr
     assert any(t["stack"] for p in data["processes"] for t in p["threads"]), stderr
+
+
+STUBBORN_WITH_A_SEMAPHORE = """
+import multiprocessing as mp, signal, time
+
+def sleep():
+    time.sleep(60)
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # survives the tear-down's SIGTERM
+    mp.set_start_method("spawn")
+    lock = mp.Lock()  # a named semaphore, registered with the resource tracker
+    mp.Process(target=sleep).start()
+    print(lock._semlock.name, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_teardown_lets_the_resource_tracker_unlink_what_the_program_leaked(tmp_path):
+    # Ctrl-C would leave /dev/shm clean (the tracker ignores SIGINT and SIGTERM and unlinks
+    # the program's semaphores once every other process is gone); so must the tear-down, even
+    # when a process that ignores SIGTERM makes it send SIGKILL.
+    program = tmp_path / "stubborn.py"
+    program.write_text(STUBBORN_WITH_A_SEMAPHORE)
+    result, data, stderr = _run(tmp_path, "--timeout", "2", str(program))
+    assert result.returncode == 124, stderr
+    [main] = [p for p in data["processes"] if p["role"] == "main"]
+    assert main["signal"] == signal.SIGKILL, stderr  # it ignored SIGTERM: the KILL phase ran
+    name = result.stdout.decode().strip().lstrip("/")
+    assert name.startswith("mp-"), result.stdout
+    assert not os.path.exists(f"/dev/shm/sem.{name}"), "the semaphore was left in /dev/shm"
+    assert _leftovers(str(program)) == []
