@@ -214,11 +214,12 @@ class _Monitor:
     ):
         # Loaded after the spawn, while the target starts up; what builds the evidence too,
         # so that nothing is left to import once the target has exited.
-        from mpdoctor.collect import evidence_builder, identity  # noqa: F401
+        from mpdoctor.collect import evidence_builder, identity, stale_sessions  # noqa: F401
         from mpdoctor.collect.reaper import Reaper
         from mpdoctor.collect.respawn import RespawnWatch
         from mpdoctor.collect.sampler import Sampler
 
+        stale_sessions.claim(session.path)
         self.pid = pid
         self.t0 = t0
         self.gate = gate
@@ -305,6 +306,9 @@ class _Monitor:
             # it is polled by await_helpers.
             if self.reaper.target is None:
                 self.sampler.start()
+            from mpdoctor.collect import stale_sessions
+
+            stale_sessions.sweep(self.session.path.parent, keep=self.session.path)
             stopped = self.watch_main()
             alive_after: list[ProcessKey] = []
             ended: set[ProcessKey] = set()

@@ -244,3 +244,43 @@ def test_isolated_python_runs_without_probe_and_says_so(tmp_path, flag):
     result = run_mpdoctor(["run", "--mp-log", "off", "--", PYTHON, flag, str(script)])
     assert (result.returncode, result.stdout) == (0, b"ran\n")
     assert flag.encode() in result.stderr and b"psutil" in result.stderr
+
+
+def _backdate(session: Path) -> None:
+    """As if the session had been quiet for an hour."""
+    then = time.time() - 3600
+    for path in [*session.rglob("*"), session]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_a_killed_runs_session_is_removed_by_a_later_run_once_its_program_has_ended(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    waiting = _write(
+        tmp_path, "waiting", "import sys; print('ready', flush=True); sys.stdin.read()"
+    )
+    empty = _write(tmp_path, "empty", "")
+    argv = mpdoctor_argv("run", "--mp-log", "off", str(waiting))
+    with subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    ) as proc:
+        assert proc.stdout.readline() == b"ready\n"
+        [session] = tmp.glob("mpdoctor-*")
+        [events] = (session / "events").iterdir()
+        program = int(events.name.split("-")[0])
+        deadline = time.monotonic() + 10
+        while not (session / "owner").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.kill()  # mpdoctor dies without cleaning up; its program lives on
+        proc.wait()
+        _backdate(session)
+        assert run_mpdoctor(["run", "-q", str(empty)], env=env).returncode == 0
+        assert session.exists()  # its program still runs: `mpdoctor inspect` needs the session
+        proc.stdin.close()  # the program reads EOF and exits
+        while os.path.exists(f"/proc/{program}") and time.monotonic() < deadline:
+            time.sleep(0.01)
+    _backdate(session)
+    assert run_mpdoctor(["run", "-q", str(empty)], env=env).returncode == 0
+    assert not session.exists()
+    assert list(tmp.iterdir()) == []  # and each later run removed its own

@@ -1,0 +1,121 @@
+"""Session directories whose `mpdoctor run` died without removing them (SIGKILL, OOM, power).
+
+A session holds each probed process's argv and environment-derived details unredacted, so it
+must not outlive its run. Each run claims its session (an `owner` file with its identity) and,
+once the program has started, removes the sessions beside it that are stale:
+
+* the owner's (pid, create_time) names no live process, or, for a directory without an owner
+  file (written by an older mpdoctor, or a run killed before it claimed), the directory is
+  older than a day;
+* and no process that registered in it is alive: a tree its mpdoctor left running keeps its
+  session, so `mpdoctor inspect` still finds its roles, events and stacks;
+* and nothing in it changed for QUIET_S (a run in another pid namespace sharing the directory
+  looks dead from here, but its probes keep writing).
+
+Only private directories (mode 0700) of this user named `mpdoctor-*` are touched; every
+error is ignored (the sweep is a courtesy, never a reason for a run to fail).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+from mpdoctor.collect import identity
+from mpdoctor.collect.events import parse_file_name
+from mpdoctor.diagnose.evidence import ProcessKey
+
+PREFIX = "mpdoctor-"
+OWNER_FILE = "owner"
+UNCLAIMED_MAX_AGE_S = 24 * 3600.0
+QUIET_S = 300.0
+
+
+def claim(session_dir: Path) -> None:
+    """Write this process's identity into the session, for the sweeps of later runs."""
+    me = identity.key_of(os.getpid())
+    if me is None:
+        return
+    try:
+        (session_dir / OWNER_FILE).write_text(f"{me.pid} {me.create_time!r}\n")
+    except OSError:
+        pass
+
+
+def sweep(parent: Path, keep: Path) -> list[Path]:
+    """Remove the stale sessions in `parent` (never `keep`); the ones removed."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        path = parent / name
+        if path != keep and _is_stale(path):
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+    return removed
+
+
+def _is_stale(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if (
+        not stat.S_ISDIR(st.st_mode)
+        or st.st_uid != os.getuid()
+        or stat.S_IMODE(st.st_mode) != 0o700
+    ):
+        return False
+    if not _quiet(path):
+        return False
+    owner = _owner(path)
+    if owner is not None:
+        if identity.is_same(owner):
+            return False
+    elif time.time() - st.st_mtime < UNCLAIMED_MAX_AGE_S:
+        return False
+    return not _registered_alive(path / "events")
+
+
+def _quiet(path: Path) -> bool:
+    """Nothing written in the session (its directories or an event file) for QUIET_S."""
+    since = time.time() - QUIET_S
+    try:
+        paths = [path, path / "events", *(path / "events").iterdir()]
+        return all(os.lstat(p).st_mtime < since for p in paths)
+    except OSError:
+        return False
+
+
+def _owner(path: Path) -> ProcessKey | None:
+    try:
+        pid_text, time_text = (path / OWNER_FILE).read_text().split()
+        return ProcessKey(int(pid_text), float(time_text))
+    except (OSError, ValueError):
+        return None
+
+
+def _registered_alive(events_dir: Path) -> bool:
+    """Whether a process that registered in these events is still running (by its pid and
+    start ticks; without ticks, off Linux, a live pid counts as alive)."""
+    try:
+        names = os.listdir(events_dir)
+    except OSError:
+        return False
+    for name in names:
+        ident = parse_file_name(name)
+        if ident is None:
+            continue
+        pid, ticks = ident
+        if ticks is None:
+            if identity.key_of(pid) is not None:
+                return True
+        elif identity.is_same(identity.key_from_ticks(pid, ticks)):
+            return True
+    return False
