@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,3 +43,26 @@ def run_plain(
         env={**inherited, "COLUMNS": "120", **(env or {})},
         cwd=str(cwd or ROOT),
     )
+
+
+def end_group(pgid: int, leader: subprocess.Popen | None = None) -> None:
+    """End process group `pgid` as Ctrl-C leaves a tree clean: SIGTERM first (the resource
+    tracker ignores it, and unlinks the semaphores the program registered once the others
+    are gone; a SIGKILL for all would leave them in /dev/shm), then SIGKILL for what is left.
+    `leader` (the group's Popen) is reaped as it goes: a zombie would keep the group alive."""
+    for signo, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pgid, signo)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if leader is not None:
+                leader.poll()
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+    if leader is not None:
+        leader.wait(timeout=10)

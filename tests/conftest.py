@@ -1,8 +1,12 @@
-"""Shared fixtures: run the real CLI in a subprocess, and fail any test that leaves a process.
+"""Shared fixtures: run the real CLI in a subprocess, and fail any test that leaves a process,
+or a named semaphore or shared memory block, behind.
 
 Every process a test starts inherits MPDOCTOR_TEST_TOKEN (unique per test), so after the test
 the leftovers are found exactly by scanning /proc/*/environ for that token, however they were
-reparented. Leftovers are killed, then the test fails.
+reparented. Leftovers are killed, then the test fails. multiprocessing's named semaphores and
+SharedMemory blocks live in /dev/shm (`sem.mp-*`, `psm_*`) until unlinked: the ones a test
+created and left are removed, then the test fails (tests run one at a time, so what appeared
+during a test is the test's).
 """
 
 from __future__ import annotations
@@ -44,13 +48,47 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
+SHM = Path("/dev/shm")
+SHM_PREFIXES = ("sem.mp-", "psm_")
+
+
+def shm_names() -> set[str]:
+    try:
+        return {n for n in os.listdir(SHM) if n.startswith(SHM_PREFIXES)}
+    except OSError:
+        return set()
+
+
 @pytest.fixture(autouse=True)
-def no_leftover_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def no_leftovers(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     token = uuid.uuid4().hex
     monkeypatch.setenv(TOKEN_VAR, token)
+    shm_before = shm_names()
     yield token
     if not sys.platform.startswith("linux"):
         return
+    _fail_on_leftover_processes(token)
+    _fail_on_leftover_shm(shm_before)
+
+
+def _fail_on_leftover_shm(before: set[str]) -> None:
+    # The resource tracker unlinks what a program leaked once the program is gone: give it a
+    # moment after the processes, as the process check does.
+    deadline = time.monotonic() + 1.0
+    left = shm_names() - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = shm_names() - before
+    for name in left:
+        try:
+            os.unlink(SHM / name)
+        except OSError:
+            pass
+    if left:
+        pytest.fail("test left in /dev/shm: " + " ".join(sorted(left)))
+
+
+def _fail_on_leftover_processes(token: str) -> None:
     deadline = time.monotonic() + 3.0
     alive = [p for p in processes_with_token(token) if not _is_zombie(p)]
     while alive and time.monotonic() < deadline:

@@ -4,14 +4,13 @@ only sleeps, or whose join() has a timeout, proves nothing."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_support import end_group
 
 from mpdoctor.collect.hang import snapshot
 from mpdoctor.diagnose.waitgraph import join_before_drain, orphaned_reads, stuck
@@ -41,23 +40,7 @@ def _stalled(code_or_path, settle: float = 1.5, stdin=None):
 
 
 def _end(proc) -> None:
-    """End the stalled tree the way Ctrl-C leaves it clean: SIGTERM to the group first (the
-    resource tracker ignores it, then unlinks the semaphores a spawn program registered once
-    the others are gone: a SIGKILL would leave them in /dev/shm), SIGKILL for what is left."""
-    for signo, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, signo)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the root: a zombie would keep the group alive
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
-    proc.wait(timeout=10)
+    end_group(proc.pid, proc)
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from cli_support import end_group  # noqa: E402
 from sample_meta import ALL_METHODS, all_samples  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -94,7 +95,8 @@ def _kill_group(pgid: int) -> None:
 
 def _assert_hangs(sample, argv: list[str], tmp_path: Path) -> None:
     """Run a hanging sample in a session of its own: still running after HANG_CHECK_S, then
-    SIGKILL for its whole process group, and none of it left afterwards."""
+    SIGTERM and SIGKILL for its whole process group (`end_group`), and none of it left
+    afterwards."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
@@ -113,9 +115,8 @@ def _assert_hangs(sample, argv: list[str], tmp_path: Path) -> None:
             pass
         returncode = proc.returncode  # None: still running, as it should be
     finally:
-        _kill_group(pgid)
         try:
-            proc.wait(timeout=CLEANUP_S)
+            end_group(pgid, proc)
         finally:
             deadline = time.monotonic() + CLEANUP_S
             left = _group_members(pgid)

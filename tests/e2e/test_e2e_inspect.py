@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_support import ROOT, mpdoctor_argv, run_mpdoctor
+from cli_support import ROOT, end_group, mpdoctor_argv, run_mpdoctor
 
 from mpdoctor.collect import pyspy
 from mpdoctor.render.json_report import report_schema
@@ -44,11 +44,7 @@ def _start(*argv: str) -> subprocess.Popen[bytes]:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
+    end_group(proc.pid, proc)
 
 
 def _inspect(pid: int, *args: str, timeout: float = 30):
