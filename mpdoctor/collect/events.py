@@ -207,9 +207,10 @@ class WarningEvent(Event):
 
 @dataclass
 class ResourceEvent(Event):
-    """A named resource registered with, or unregistered from, the resource tracker."""
+    """A named resource registered with, or unregistered from, the resource tracker; or
+    (`create`) the name of a semaphore about to be created."""
 
-    op: str  # register | unregister
+    op: str  # register | unregister | create
     name: str
     rtype: str  # semaphore | shared_memory | ...
     site: Site | None
@@ -473,7 +474,7 @@ def _warning(d: dict[str, Any], base: dict[str, Any]) -> WarningEvent:
 
 def _resource(d: dict[str, Any], base: dict[str, Any]) -> ResourceEvent:
     op = _str(d, "op", required=True)
-    if op not in ("register", "unregister"):
+    if op not in ("register", "unregister", "create"):
         raise _Bad(op)
     return ResourceEvent(
         **base,

@@ -346,7 +346,7 @@ class _Builder:
                 res = ResourceEvidence(pid, ev.name, ev.rtype, self.rel(t), ev.site)
                 open_[(ev.rtype, ev.name)] = res
                 out.append(res)
-            elif (found := open_.pop((ev.rtype, ev.name), None)) is not None:
+            elif ev.op == "unregister" and (found := open_.pop((ev.rtype, ev.name), None)):
                 found.unregistered_s = self.rel(t)
         return out
 

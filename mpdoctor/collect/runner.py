@@ -250,6 +250,7 @@ class _Monitor:
         self.hang: HangSnapshot | None = None  # the snapshot of a hang that lasted to the end
         self.reported_stop = False  # the stop's report was printed before the tear-down
         self._streams_seen: list = []  # the main process's event streams, at the last build
+        self._streams_all: list = []  # every process's event streams, at the last build
         self.command: list[str] = []  # for the reports made while the program runs
         self.interpreter: str | None = None
 
@@ -484,6 +485,7 @@ class _Monitor:
             max_rss=target.max_rss_bytes if target else None,
         )
         outcome = self.outcome(stopped)
+        self._unlink_leftover_semaphores()
         main_stream = self._streams_seen[-1] if self._streams_seen else None
         return RunResult(
             evidence=evidence,
@@ -499,6 +501,21 @@ class _Monitor:
             reported=self.reported_stop,
             _gate=self.gate,
         )
+
+    def _unlink_leftover_semaphores(self) -> None:
+        """Once the whole tree is gone, the named semaphores it left that no one else would
+        unlink (their creator was killed before it registered them, or the tracker died)."""
+        if self.sampler.alive() or not sys.platform.startswith("linux"):
+            return
+        from mpdoctor.collect.leftover_semaphores import unlink_leftovers
+
+        names = unlink_leftovers(self._streams_all)
+        if names:
+            self.notes.append(
+                f"unlinked {len(names)} named semaphore{'s' if len(names) != 1 else ''} the "
+                f"program left in /dev/shm ({', '.join(sorted(names)[:5])}"
+                f"{', ...' if len(names) > 5 else ''}): no process was left to do it"
+            )
 
     def partial(self, evidence: Evidence, outcome: Outcome | None) -> RunResult:
         """A report of the run so far (outcome "running" while the program goes on)."""
@@ -546,6 +563,7 @@ class _Monitor:
         from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence
 
         streams = read_events(self.session.events_dir)
+        self._streams_all = streams
         self._streams_seen = [s for s in streams if s.pid == self.pid]
         evidence = build_evidence(
             BuildInputs(

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import mpdoctor_argv, run_mpdoctor, run_plain
+from cli_support import ROOT, mpdoctor_argv, run_mpdoctor, run_plain
 
 PYTHON = "python"  # what mpdoctor runs by default: `python` on PATH
 
@@ -284,3 +284,23 @@ def test_a_killed_runs_session_is_removed_by_a_later_run_once_its_program_has_en
     assert run_mpdoctor(["run", "-q", str(empty)], env=env).returncode == 0
     assert not session.exists()
     assert list(tmp.iterdir()) == []  # and each later run removed its own
+
+
+def test_a_semaphore_whose_creator_was_killed_before_registering_it_is_unlinked(tmp_path):
+    """Plain python leaves it in /dev/shm until reboot (the resource tracker never heard of
+    it); mpdoctor unlinks it once the tree is gone, and says so."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm")
+    program = ROOT / "tests" / "e2e" / "programs" / "killed_while_creating_a_lock.py"
+    plain = run_plain([sys.executable, str(program)])
+    name, code = plain.stdout.decode().split()
+    leaked = Path("/dev/shm") / ("sem." + name.lstrip("/"))
+    assert leaked.exists() and code == "-9"
+    leaked.unlink()
+    result = run_mpdoctor(["run", "--mp-log", "off", str(program)])
+    name, code = result.stdout.decode().split()
+    assert (result.returncode, code) == (0, "-9")
+    assert not (Path("/dev/shm") / ("sem." + name.lstrip("/"))).exists()
+    assert f"unlinked 1 named semaphore the program left in /dev/shm ({name})" in (
+        result.stderr.decode()
+    )

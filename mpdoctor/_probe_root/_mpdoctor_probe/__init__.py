@@ -35,6 +35,7 @@ WATCHED = {
     "multiprocessing.util",
     "multiprocessing.pool",
     "multiprocessing.resource_tracker",
+    "multiprocessing.synchronize",
     "concurrent.futures.process",
 }
 _AUDITED = frozenset(("os.kill", "os.killpg", "os.exec"))

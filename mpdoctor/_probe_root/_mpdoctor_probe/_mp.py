@@ -46,6 +46,7 @@ _ORDER = (
     "multiprocessing.pool",
     "concurrent.futures.process",
     "multiprocessing.resource_tracker",
+    "multiprocessing.synchronize",
     "traceback",
 )
 
@@ -162,6 +163,8 @@ def on_import(name: str, module) -> None:
             _failures.watch_tracker_warnings()
         else:
             _record_resources(module)
+    elif name == "multiprocessing.synchronize":
+        _record_semaphore_names(module)
     elif name == "traceback":
         _patch_print_exc(module)
 
@@ -241,6 +244,28 @@ def _record_resources(tracker) -> None:
         return unregister(name, rtype)
 
     tracker.register, tracker.unregister = register_recorded, unregister_recorded
+
+
+def _record_semaphore_names(synchronize) -> None:
+    """`resource` op `create` with the name of each named semaphore about to be created (not
+    the ones the fork context unlinks at once): written before sem_open, so a process killed
+    between creating it and registering it with the resource tracker (the tracker then never
+    unlinks it) still leaves its name for the monitor, which unlinks what outlived the tree.
+    `_make_name` only formats a prefix and a random sequence: no exception passes here."""
+    semlock = synchronize.SemLock
+    make_name = semlock._make_name  # a staticmethod, read as the plain function
+
+    def _make_name():
+        name = make_name()
+        if probe.on:
+            try:  # SemLock.__init__ (3.8+) holds `unlink_now`: True for the fork context
+                if not sys._getframe(1).f_locals.get("unlink_now", True):
+                    probe.emit("resource", {"op": "create", "name": name, "rtype": "semaphore"})
+            except Exception:
+                probe.disable()
+        return name
+
+    semlock._make_name = staticmethod(_make_name)
 
 
 def _mp_event(mp) -> None:
