@@ -340,13 +340,18 @@ class _Builder:
             key=lambda item: item[0],
         )
         open_: dict[tuple[str, str], ResourceEvidence] = {}
+        announced: set[tuple[str, str]] = set()  # a semaphore's `create` stands for its register
         out: list[ResourceEvidence] = []
         for t, pid, ev in ops:
-            if ev.op == "register":
+            key = (ev.rtype, ev.name)
+            if ev.op == "create" or (ev.op == "register" and key not in announced):
+                if ev.op == "create":
+                    announced.add(key)
                 res = ResourceEvidence(pid, ev.name, ev.rtype, self.rel(t), ev.site)
-                open_[(ev.rtype, ev.name)] = res
+                open_[key] = res
                 out.append(res)
-            elif ev.op == "unregister" and (found := open_.pop((ev.rtype, ev.name), None)):
+            elif ev.op == "unregister" and (found := open_.pop(key, None)):
+                announced.discard(key)
                 found.unregistered_s = self.rel(t)
         return out
 

@@ -162,7 +162,12 @@ def encode(value) -> str:
     if t is int:
         return int.__repr__(value)
     if t is dict:
-        return "{" + ",".join([encode(str(k)) + ":" + encode(v) for k, v in value.items()]) + "}"
+        parts = []
+        for k, v in value.items():
+            if type(k) is not str or not k.isidentifier():  # the probe's keys need no escape
+                k = encode(str(k))[1:-1]
+            parts.append('"' + k + '":' + encode(v))
+        return "{" + ",".join(parts) + "}"
     if value is None:
         return "null"
     if value is True:

@@ -226,6 +226,9 @@ def _at_exit() -> None:
         probe.disable()
 
 
+_announced = None  # the semaphore name `create` wrote last: its `register` adds nothing
+
+
 def _record_resources(tracker) -> None:
     """Wrap resource_tracker.register / unregister (shared_memory and synchronize look them up
     on the module at each call, so these see every block and named semaphore). Every spawn child
@@ -234,7 +237,7 @@ def _record_resources(tracker) -> None:
     register, unregister = tracker.register, tracker.unregister
 
     def register_recorded(name, rtype):
-        if probe.on:
+        if probe.on and name != _announced:
             call_lazily("_resources", "record", "register", name, rtype, sys._getframe(1))
         return register(name, rtype)
 
@@ -247,22 +250,28 @@ def _record_resources(tracker) -> None:
 
 
 def _record_semaphore_names(synchronize) -> None:
-    """`resource` op `create` with the name of each named semaphore about to be created (not
-    the ones the fork context unlinks at once): written before sem_open, so a process killed
-    between creating it and registering it with the resource tracker (the tracker then never
-    unlinks it) still leaves its name for the monitor, which unlinks what outlived the tree.
+    """`resource` op `create` (name, the user's line) for each named semaphore about to be
+    created, but in the fork context, which unlinks it at once. Written before sem_open, so a
+    process killed between creating it and registering it with the resource tracker (which then
+    never unlinks it) still leaves its name for the monitor, which unlinks what outlives the
+    tree; it stands for the `register` that follows, which writes nothing more.
     `_make_name` only formats a prefix and a random sequence: no exception passes here."""
     semlock = synchronize.SemLock
     make_name = semlock._make_name  # a staticmethod, read as the plain function
 
     def _make_name():
+        global _announced
         name = make_name()
         if probe.on:
-            try:  # SemLock.__init__ (3.8+) holds `unlink_now`: True for the fork context
-                if not sys._getframe(1).f_locals.get("unlink_now", True):
-                    probe.emit("resource", {"op": "create", "name": name, "rtype": "semaphore"})
+            try:  # SemLock.__init__ (3.8+) holds `unlink_now`: True in the fork context
+                caller = sys._getframe(1)
+                named = not caller.f_locals.get("unlink_now", True)
             except Exception:
                 probe.disable()
+                return name
+            if named:
+                _announced = name
+                call_lazily("_resources", "record", "create", name, "semaphore", caller)
         return name
 
     semlock._make_name = staticmethod(_make_name)
