@@ -156,21 +156,23 @@ def _process_tree(
         for pid in finding.pids:
             named.setdefault(pid, []).append(finding)
     tree = Tree(Text("processes", style="bold"), guide_style="dim")
-    nodes: list[tuple[ProcessInfo, Tree]] = []
+    nodes: dict[int, list[tuple[ProcessInfo, Tree]]] = {}  # by pid, in listing order
     for proc in processes:
         parent = _parent_node(proc, nodes)
         line = _process_line(proc, platform, named.get(proc.pid, []))
         if proc.pid in new:
             line.append(" new", style="bold green")
-        nodes.append((proc, (parent or tree).add(line)))
+        nodes.setdefault(proc.pid, []).append((proc, (parent or tree).add(line)))
     return tree
 
 
-def _parent_node(proc: ProcessInfo, nodes: list[tuple[ProcessInfo, Tree]]) -> Tree | None:
+def _parent_node(
+    proc: ProcessInfo, nodes: dict[int, list[tuple[ProcessInfo, Tree]]]
+) -> Tree | None:
     """The node of the parent: the latest process listed before with pid == ppid (the report
     lists parents before children; a reused pid's later holder is the one created before)."""
-    for candidate, node in reversed(nodes):
-        if candidate.pid == proc.ppid and candidate.create_time <= proc.create_time:
+    for candidate, node in reversed(nodes.get(proc.ppid, ())):
+        if candidate.create_time <= proc.create_time:
             return node
     return None
 
