@@ -138,10 +138,14 @@ VERSIONS = [v if v == "3.11" else pytest.param(v, marks=pytest.mark.slow) for v 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("method", ALL_METHODS)
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.path.stem)
-def test_sample_runs_as_documented(sample, method, version, tmp_path):
+def test_sample_runs_as_documented(sample, method, version, tmp_path, request):
     python = PYTHONS[version]
     if not python.exists():
         pytest.skip(f"no Python {version} at {python}")
+    if not sample.correct:
+        # e.g. a Pool.terminate() that kills workers between creating a semaphore and
+        # registering it: without mpdoctor nothing unlinks it (the fixture still does)
+        request.node.add_marker(pytest.mark.program_leaks_shm)
     if sample.hangs:
         _assert_hangs(sample, [str(python), str(LAUNCHER), method, str(sample.path)], tmp_path)
         return
