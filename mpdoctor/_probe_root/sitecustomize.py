@@ -25,8 +25,18 @@ def _mpdoctor_load(name, path, search=None):
     external = sys.modules["_frozen_importlib_external"]
     cached = external.cache_from_source(path)  # honours -O and PYTHONPYCACHEPREFIX
     try:
-        with open(cached, "rb") as handle:
-            data = handle.read()
+        # os.read, not open(): no io objects (about 2 us less per module, warm)
+        fd = os.open(cached, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            size = os.fstat(fd).st_size
+            data = b""
+            while len(data) < size:
+                chunk = os.read(fd, size - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(fd)
         source = os.stat(path)
     except OSError:
         return None

@@ -183,15 +183,26 @@ def _name_threads(threading) -> None:
 
     def _set_native_id(self):
         set_native_id(self)
-        # not in a forked child's after-fork hooks: it writes nothing before it registers
-        if probe.on and probe._fork_parent is None and os.getpid() == probe.pid:
+        # not in a forked child's after-fork hooks: it writes nothing before it registers;
+        # not for the main thread that wrote `start` (a spawn child's _bootstrap sets its id)
+        if (
+            probe.on
+            and probe._fork_parent is None
+            and os.getpid() == probe.pid
+            and not _is_start_thread(self)
+        ):
             _thread_event(self)
 
     _set_native_id._mpdoctor = True
     thread_class._set_native_id = _set_native_id
     for thread in list(threading._active.values()):
-        if thread._ident != probe.start_ident or thread._name != "MainThread":
-            _thread_event(thread)  # (main's ident and native id are in `start`)
+        if not _is_start_thread(thread):
+            _thread_event(thread)
+
+
+def _is_start_thread(thread) -> bool:
+    """The main thread, still so named, that wrote `start`: its ident and native id are there."""
+    return thread._ident == probe.start_ident and thread._name == "MainThread"
 
 
 _MAX_THREAD_EVENTS = 1000  # a server starting a thread per request must not fill the session
