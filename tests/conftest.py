@@ -6,8 +6,9 @@ the leftovers are found exactly by scanning /proc/*/environ for that token, howe
 reparented. Leftovers are killed, then the test fails. multiprocessing's named semaphores and
 SharedMemory blocks live in /dev/shm (`sem.mp-*`, `psm_*`) until unlinked: the ones a test
 created and left are removed, then the test fails (tests run one at a time, so what appeared
-during a test is the test's), unless the test is marked `program_leaks_shm`: plain python
-running a sample whose documented failure kills processes while they create semaphores.
+during a test and no live process maps is the test's), unless the test is marked
+`program_leaks_shm`: plain python running a sample whose documented failure kills processes
+while they create semaphores.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def _fail_on_leftover_shm(before: set[str], fail: bool = True) -> None:
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
         left = shm_names() - before
+    left -= _mapped_elsewhere(left)  # another program's (a second pytest run): not ours
     for name in left:
         try:
             os.unlink(SHM / name)
@@ -87,6 +89,35 @@ def _fail_on_leftover_shm(before: set[str], fail: bool = True) -> None:
             pass
     if left and fail:
         pytest.fail("test left in /dev/shm: " + " ".join(sorted(left)))
+
+
+def _mapped_elsewhere(names: set[str]) -> set[str]:
+    """The names some live process has mapped: in use, whoever created them. Our tests'
+    processes are gone by now, so a mapping is another program's (a semaphore or block that
+    nobody maps any more is a leak). By inode: glibc maps a semaphore under a temporary name
+    before linking it to its own, so /proc/PID/maps shows that name, deleted."""
+    inodes = {}
+    for name in names:
+        try:
+            inodes[str(os.stat(SHM / name).st_ino).encode()] = name
+        except OSError:
+            continue
+    if not inodes:
+        return set()
+    mapped = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/maps", "rb") as f:
+                lines = [line for line in f.read().splitlines() if b" /dev/shm/" in line]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 4 and fields[4] in inodes:
+                mapped.add(inodes[fields[4]])
+    return mapped
 
 
 def _fail_on_leftover_processes(token: str) -> None:

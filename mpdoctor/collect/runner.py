@@ -188,7 +188,12 @@ def run_target(target: Target, options: RunOptions | None = None) -> RunResult:
             _wait_plainly(pid)  # cannot monitor: still never leave the program unwaited
             raise
         monitor.command, monitor.interpreter = argv, interp.path if interp else None
-        result = monitor.run()
+        try:
+            result = monitor.run()
+        finally:
+            from mpdoctor.collect import stale_sessions
+
+            stale_sessions.release(monitor.claim_fd)
         result.command = argv
         result.interpreter = interp.path if interp else None
         result.evidence.cgroup_oom_kills = cgroup.oom_kills_between(oom_start, cgroup.oom_kills())
@@ -219,7 +224,7 @@ class _Monitor:
         from mpdoctor.collect.respawn import RespawnWatch
         from mpdoctor.collect.sampler import Sampler
 
-        stale_sessions.claim(session.path)
+        self.claim_fd = stale_sessions.claim(session.path)  # released by run_target
         self.pid = pid
         self.t0 = t0
         self.gate = gate

@@ -1,16 +1,18 @@
 """Session directories whose `mpdoctor run` died without removing them (SIGKILL, OOM, power).
 
 A session holds each probed process's argv and environment-derived details unredacted, so it
-must not outlive its run. Each run claims its session (an `owner` file with its identity) and,
-once the program has started, removes the sessions beside it that are stale:
+must not outlive its run. Each run claims its session (an `owner` file with its identity, on
+which it holds an exclusive flock until its end) and, once the program has started, removes
+the sessions beside it that are stale:
 
-* the owner's (pid, create_time) names no live process, or, for a directory without an owner
-  file (written by an older mpdoctor, or a run killed before it claimed), the directory is
-  older than a day;
-* and no process that registered in it is alive: a tree its mpdoctor left running keeps its
-  session, so `mpdoctor inspect` still finds its roles, events and stacks;
-* and nothing in it changed for QUIET_S (a run in another pid namespace sharing the directory
-  looks dead from here, but its probes keep writing).
+* no run holds the owner file's lock (a live run in another pid namespace, or on another host
+  sharing the directory, looks dead by its pid from here: its lock tells);
+* and the owner's (pid, create_time) names no live process, or, for a directory without an
+  owner file (written by an older mpdoctor, or a run killed before it claimed), the directory
+  is older than a day;
+* and no process that registered in it is alive (zombies are not): a tree its mpdoctor left
+  running keeps its session, so `mpdoctor inspect` still finds its roles, events and stacks;
+* and nothing in it changed for QUIET_S.
 
 Only private directories (mode 0700) of this user named `mpdoctor-*` are touched; every
 error is ignored (the sweep is a courtesy, never a reason for a run to fail).
@@ -18,13 +20,14 @@ error is ignored (the sweep is a courtesy, never a reason for a run to fail).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
 import time
 from pathlib import Path
 
-from mpdoctor.collect import identity
+from mpdoctor.collect import identity, procfs
 from mpdoctor.collect.events import parse_file_name
 from mpdoctor.diagnose.evidence import ProcessKey
 
@@ -34,15 +37,31 @@ UNCLAIMED_MAX_AGE_S = 24 * 3600.0
 QUIET_S = 300.0
 
 
-def claim(session_dir: Path) -> None:
-    """Write this process's identity into the session, for the sweeps of later runs."""
+def claim(session_dir: Path) -> int | None:
+    """Write this process's identity into the session and lock it, for the sweeps of later
+    runs. Returns the locked descriptor (close it when the run ends), None when unclaimed."""
     me = identity.key_of(os.getpid())
     if me is None:
-        return
+        return None
+    fd = -1
     try:
-        (session_dir / OWNER_FILE).write_text(f"{me.pid} {me.create_time!r}\n")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(session_dir / OWNER_FILE, flags, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"{me.pid} {me.create_time!r}\n".encode())
+        return fd
     except OSError:
-        pass
+        if fd >= 0:
+            os.close(fd)
+        return None
+
+
+def release(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def sweep(parent: Path, keep: Path) -> list[Path]:
@@ -54,10 +73,13 @@ def sweep(parent: Path, keep: Path) -> list[Path]:
     removed = []
     for name in names:
         path = parent / name
-        if path != keep and _is_stale(path):
-            shutil.rmtree(path, ignore_errors=True)
-            if not path.exists():
-                removed.append(path)
+        try:
+            if path != keep and _is_stale(path):
+                shutil.rmtree(path, ignore_errors=True)
+                if not os.path.lexists(path):
+                    removed.append(path)
+        except Exception:  # an odd file name, a permission: never fail the run for it
+            continue
     return removed
 
 
@@ -73,6 +95,8 @@ def _is_stale(path: Path) -> bool:
     ):
         return False
     if not _quiet(path):
+        return False
+    if _locked(path / OWNER_FILE):
         return False
     owner = _owner(path)
     if owner is not None:
@@ -91,6 +115,23 @@ def _quiet(path: Path) -> bool:
         return all(os.lstat(p).st_mtime < since for p in paths)
     except OSError:
         return False
+
+
+def _locked(owner_file: Path) -> bool:
+    """A run holds the owner file's lock (True also when it cannot be told)."""
+    try:
+        fd = os.open(owner_file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _owner(path: Path) -> ProcessKey | None:
@@ -113,9 +154,11 @@ def _registered_alive(events_dir: Path) -> bool:
         if ident is None:
             continue
         pid, ticks = ident
-        if ticks is None:
-            if identity.key_of(pid) is not None:
-                return True
-        elif identity.is_same(identity.key_from_ticks(pid, ticks)):
+        alive = (
+            identity.key_of(pid) is not None
+            if ticks is None
+            else identity.is_same(identity.key_from_ticks(pid, ticks))
+        )
+        if alive and procfs.state_letter(pid) != "Z":  # a zombie runs nothing any more
             return True
     return False

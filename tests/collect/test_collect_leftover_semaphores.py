@@ -1,5 +1,5 @@
 """Which named semaphores the monitor unlinks once the tree is gone (files in a directory of
-the test's standing in for /dev/shm; the real thing is tested end to end in test_e2e_cli)."""
+the test's standing in for /dev/shm; the real thing is tested end to end in test_e2e_faithful)."""
 
 from __future__ import annotations
 

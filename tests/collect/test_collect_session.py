@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
@@ -120,6 +123,49 @@ def test_an_unclaimed_session_a_day_old_is_swept_and_a_link_is_not_followed(tmp_
 
 def test_a_run_claims_its_session(tmp_path):
     session = create_session(str(tmp_path))
-    stale_sessions.claim(session.path)
-    pid, create_time = (session.path / "owner").read_text().split()
-    assert ProcessKey(int(pid), float(create_time)) == identity.key_of(os.getpid())
+    fd = stale_sessions.claim(session.path)
+    try:
+        pid, create_time = (session.path / "owner").read_text().split()
+        assert ProcessKey(int(pid), float(create_time)) == identity.key_of(os.getpid())
+    finally:
+        stale_sessions.release(fd)
+
+
+@pytest.mark.skipif(not procfs.available(), reason="needs /proc")
+def test_a_session_whose_run_holds_its_lock_is_kept_though_its_owner_looks_dead(tmp_path):
+    # A run in another pid namespace (or host) names a pid that means nothing here: its lock,
+    # held for the whole run, keeps its session even once it has been quiet for long.
+    session = _session(tmp_path, _dead_key())
+    held = os.open(session / stale_sessions.OWNER_FILE, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert stale_sessions.sweep(tmp_path, keep=tmp_path / "none") == []
+        assert session.exists()
+    finally:
+        os.close(held)
+    assert stale_sessions.sweep(tmp_path, keep=tmp_path / "none") == [session]
+
+
+@pytest.mark.skipif(not procfs.available(), reason="needs /proc")
+def test_a_session_whose_registered_processes_are_zombies_is_swept(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        ticks = _ticks(child.pid)
+        deadline = time.monotonic() + 10
+        while procfs.state_letter(child.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert procfs.state_letter(child.pid) == "Z"
+        stale = _session(tmp_path, _dead_key(), registered=[(child.pid, ticks)])
+        assert stale_sessions.sweep(tmp_path, keep=tmp_path / "none") == [stale]
+    finally:
+        child.wait(timeout=10)
+
+
+@pytest.mark.skipif(not procfs.available(), reason="needs /proc")
+def test_an_odd_file_name_in_a_session_does_not_stop_the_sweep(tmp_path):
+    odd = _session(tmp_path, _dead_key())
+    (odd / "events" / "1-\u00b2.jsonl").write_text("")  # '²'.isdigit(), yet int() fails
+    os.utime(odd / "events", (OLD, OLD))
+    os.utime(odd / "events" / "1-\u00b2.jsonl", (OLD, OLD))
+    stale = _session(tmp_path, _dead_key())
+    assert stale in stale_sessions.sweep(tmp_path, keep=tmp_path / "none")
