@@ -77,6 +77,14 @@ def instructions(python: str, env: dict[str, str], children: int) -> dict[str, i
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def plain_env() -> dict[str, str]:
+    """This environment without Python's and mpdoctor's variables, hash seed fixed (set and
+    dict orders, and with them the counts, repeat)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPDOCTOR_"))}
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
 def _process_name(command: str) -> str:
     if "spawn_main" in command:
         return "child"
@@ -92,8 +100,7 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("probe_instructions: valgrind is not installed", file=sys.stderr)
         return 2
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPDOCTOR_"))}
-    base["PYTHONHASHSEED"] = "0"
+    base = plain_env()
     session = create_session()
     try:
         probed = target_env(session, "off", base=base)  # as `mpdoctor run --mp-log off` sets it

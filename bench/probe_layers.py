@@ -25,7 +25,6 @@ that no longer applies.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -36,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from probe_instructions import instructions  # noqa: E402
+from probe_instructions import instructions, plain_env  # noqa: E402
 
 from mpdoctor.collect.session import (  # noqa: E402
     PROBE_ROOT,
@@ -61,7 +60,7 @@ CUTS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def make_copy(into: Path, edits: list[tuple[str, str, str]]) -> Path:
+def make_copy(into: Path, edits: list[tuple[str, str, str]], python: str) -> Path:
     shutil.copytree(PROBE_ROOT, into, ignore=shutil.ignore_patterns("__pycache__"))
     for name, old, new in edits:
         path = into / name
@@ -69,7 +68,7 @@ def make_copy(into: Path, edits: list[tuple[str, str, str]]) -> Path:
         if old not in text:
             raise SystemExit(f"probe_layers: the probe changed, {name} has no {old.strip()!r}")
         path.write_text(text.replace(old, new, 1))
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(into)], check=True)
+    subprocess.run([python, "-m", "compileall", "-q", str(into)], check=True)
     return into
 
 
@@ -80,13 +79,12 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("probe_layers: valgrind is not installed", file=sys.stderr)
         return 2
-    plain = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPDOCTOR_"))}
-    plain["PYTHONHASHSEED"] = "0"
+    plain = plain_env()
     session = create_session()
     work = Path(tempfile.mkdtemp(prefix="mpdoctor-layers-"))
     try:
         probed = target_env(session, "off", base=plain)
-        roots = {name: make_copy(work / f"{i:02d}", cuts) for i, (name, cuts) in
+        roots = {name: make_copy(work / f"{i:02d}", cuts, args.python) for i, (name, cuts) in
                  enumerate(CUTS.items())}  # fmt: skip
         runs: list[tuple[str, dict[str, str]]] = [
             ("plain", plain),
