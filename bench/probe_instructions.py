@@ -93,13 +93,19 @@ def _process_name(command: str) -> str:
     return "parent"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str, tool: str) -> argparse.Namespace:
+    """`--python`, after checking that valgrind is there (exit 2 otherwise)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
-        print("probe_instructions: valgrind is not installed", file=sys.stderr)
-        return 2
+        print(f"{tool}: valgrind is not installed", file=sys.stderr)
+        raise SystemExit(2)
+    return args
+
+
+def main() -> int:
+    args = parse_args(__doc__, "probe_instructions")
     base = plain_env()
     session = create_session()
     try:

@@ -24,7 +24,6 @@ that no longer applies.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from probe_instructions import instructions, plain_env  # noqa: E402
+from probe_instructions import instructions, parse_args, plain_env  # noqa: E402
 
 from mpdoctor.collect.session import (  # noqa: E402
     PROBE_ROOT,
@@ -73,12 +72,7 @@ def make_copy(into: Path, edits: list[tuple[str, str, str]], python: str) -> Pat
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=sys.executable)
-    args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        print("probe_layers: valgrind is not installed", file=sys.stderr)
-        return 2
+    args = parse_args(__doc__, "probe_layers")
     plain = plain_env()
     session = create_session()
     work = Path(tempfile.mkdtemp(prefix="mpdoctor-layers-"))

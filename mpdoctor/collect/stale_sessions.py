@@ -96,9 +96,9 @@ def _is_stale(path: Path) -> bool:
         return False
     if not _quiet(path):
         return False
-    if _locked(path / OWNER_FILE):
+    locked, owner = _owner(path / OWNER_FILE)
+    if locked:
         return False
-    owner = _owner(path)
     if owner is not None:
         if identity.is_same(owner):
             return False
@@ -117,29 +117,26 @@ def _quiet(path: Path) -> bool:
         return False
 
 
-def _locked(owner_file: Path) -> bool:
-    """A run holds the owner file's lock (True also when it cannot be told)."""
+def _owner(owner_file: Path) -> tuple[bool, ProcessKey | None]:
+    """Whether a run holds the owner file's lock (True also when that cannot be told), and
+    the identity written in it (None: no owner file, or unreadable)."""
     try:
         fd = os.open(owner_file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        return False
+        return False, None
     except OSError:
-        return True
+        return True, None
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except OSError:
-        return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True, None
+        pid_text, time_text = os.read(fd, 256).split()
+        return False, ProcessKey(int(pid_text), float(time_text))
+    except (OSError, ValueError):
+        return False, None
     finally:
         os.close(fd)
-
-
-def _owner(path: Path) -> ProcessKey | None:
-    try:
-        pid_text, time_text = (path / OWNER_FILE).read_text().split()
-        return ProcessKey(int(pid_text), float(time_text))
-    except (OSError, ValueError):
-        return None
 
 
 def _registered_alive(events_dir: Path) -> bool:
@@ -149,16 +146,17 @@ def _registered_alive(events_dir: Path) -> bool:
         names = os.listdir(events_dir)
     except OSError:
         return False
+    linux = procfs.available()
     for name in names:
         ident = parse_file_name(name)
         if ident is None:
             continue
         pid, ticks = ident
-        alive = (
-            identity.key_of(pid) is not None
-            if ticks is None
-            else identity.is_same(identity.key_from_ticks(pid, ticks))
-        )
-        if alive and procfs.state_letter(pid) != "Z":  # a zombie runs nothing any more
-            return True
+        if not linux:
+            if identity.key_of(pid) is not None:
+                return True
+            continue
+        now = procfs.read_stat(pid)  # one read: start ticks and state
+        if now is not None and now.state != "Z" and ticks in (None, now.start_ticks):
+            return True  # (a zombie runs nothing any more)
     return False
