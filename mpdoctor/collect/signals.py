@@ -25,15 +25,28 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     import queue
 
-MONITORED: tuple[signal.Signals, ...] = (
-    signal.SIGCHLD,
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
+# Every signal whose default action would end mpdoctor: one it did not take would kill it and
+# leave the program running unwatched, its report unwritten. Not SIGPIPE and SIGXFSZ: Python
+# ignores them, and the kernel raises them for mpdoctor's own writes (a closed stderr), which
+# must never reach the program. SIGCHLD wakes the loop when the target exits.
+_ENDING = (
+    "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM",
+    "SIGPROF", "SIGXCPU", "SIGIO", "SIGPWR", "SIGSTKFLT", "SIGABRT", "SIGSYS",
+)  # fmt: skip
+# Raised by a fault in mpdoctor itself as well as sent with kill: blocking them is harmless on
+# Linux (the kernel forces a real fault through), but a Python handler (the fallback) is not.
+_FAULTS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGTRAP")
+
+
+def _monitored(names: tuple[str, ...], realtime: bool) -> tuple[signal.Signals, ...]:
+    found = [signal.SIGCHLD, *(getattr(signal, n) for n in names if hasattr(signal, n))]
+    if realtime and hasattr(signal, "SIGRTMIN"):  # default action: end the process
+        found += range(signal.SIGRTMIN, signal.SIGRTMAX + 1)  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(found))  # SIGIO and SIGPOLL are one signal
+
+
+MONITORED: tuple[signal.Signals, ...] = _monitored(_ENDING + _FAULTS, realtime=True)
+_MONITORED_FALLBACK = _monitored(_ENDING, realtime=False)
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,7 @@ class SignalGate:
             import queue
 
             gate._queue = queue.SimpleQueue()
-            for sig in MONITORED:  # SIGCHLD too: it wakes the loop when the target exits
+            for sig in _MONITORED_FALLBACK:  # SIGCHLD too: it wakes the loop
                 if signal.getsignal(sig) != signal.SIG_IGN:
                     gate._old_handlers[sig] = signal.signal(sig, gate._on_signal)
             return gate

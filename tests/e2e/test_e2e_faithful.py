@@ -7,6 +7,7 @@ through, Ctrl-C delivered once, `kill -TERM` of mpdoctor forwarded.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -236,6 +237,32 @@ def test_kill_term_to_mpdoctor_is_forwarded_once(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert out == b"signals 1\n"
     assert proc.returncode == 0  # the program handled it and exited 0
+
+
+WAIT_FOR_SIGNAL = """
+import sys, time
+print('ready', flush=True)
+time.sleep(30)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGRTMIN"])
+def test_any_ending_signal_to_mpdoctor_is_forwarded_and_its_death_reproduced(tmp_path, name):
+    """A signal whose default action ends a process must not end mpdoctor alone, leaving its
+    program running unwatched and no report: it goes to the program, whose death by it mpdoctor
+    then shows and repeats."""
+    signo = getattr(signal, name)
+    script = _write(tmp_path, "wait", WAIT_FOR_SIGNAL)
+    report = tmp_path / "r.json"
+    argv = mpdoctor_argv("run", "--mp-log", "off", "--report", str(report), str(script))
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signo)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signo, err
+    outcome = json.loads(report.read_text())["outcome"]
+    assert (outcome["status"], outcome["signal"]) == ("signaled", signo), outcome
 
 
 @pytest.mark.parametrize("flag", ["-I", "-S", "-E"])
