@@ -1,8 +1,9 @@
 """Hide secrets in command lines and environment-like text before anything shows or saves them.
 
-Three kinds of evidence make a value secret: its name (`--password x`, `--api-key=x`,
+Three kinds of evidence make a value secret: its name (`--password x`, `--pass=x`, `--api-key=x`,
 `GITHUB_TOKEN=x`, `password='x'`), its place (`scheme://user:PASSWORD@host`,
-`Authorization: Bearer X`), or its own shape (GitHub, Slack, AWS, GitLab, Google, OpenAI-style,
+`Authorization: Bearer X`, a header argument such as `X-Api-Key: X` or `Cookie: X`, alone or
+after `-H`/`--header`), or its own shape (GitHub, Slack, AWS, GitLab, Google, OpenAI-style,
 Hugging Face, npm, Stripe keys and JWTs). Names are matched word by word, so
 `TOKENIZERS_PARALLELISM=false`, `--max-tokens 100`, `--author x` and `SSH_AUTH_SOCK=/tmp/..`
 stay as they are; short options (`-p`) are never guessed at, since `-p` is a port as often as a
@@ -24,6 +25,8 @@ _SECRET_WORDS = frozenset(
 )  # fmt: skip
 # A word ending like this is secret too: PGPASSWORD, authToken, NPMTOKEN.
 _SECRET_ENDINGS = ("token", "password", "passwd", "secret", "apikey")
+# Secret only as the last word: `--pass`, DB_PASS; but `--pass-through` and `--pass-fds` are not.
+_SECRET_LAST_WORDS = frozenset({"pass"})
 _SECRET_PAIRS = frozenset(
     {("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"),
      ("signing", "key"), ("encryption", "key"), ("session", "key"), ("client", "secret")}
@@ -57,9 +60,19 @@ _TOKENS = re.compile(
         )
     )
 )
+# After `Authorization: Bearer` a credential of any length; a lone `bearer` word needs a long one.
 _AUTH_HEADER = re.compile(
-    r"(?i)(\bbearer\s+|\bauthorization:\s*(?:basic|token)\s+)([A-Za-z0-9._~+/-]{8,}=*)"
+    r"(?i)(\bauthorization:\s*(?:basic|bearer|token)\s+|\bbearer\s+(?=[A-Za-z0-9._~+/-]{8}))"
+    r"([A-Za-z0-9._~+/-]+=*)"
 )
+# One whole argument `Name: value`, as curl -H, wget --header and httpie take a header.
+_HEADER = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_-]*):(?P<sp>[ \t]*)(?P<value>[^\r\n]*)")
+# Header names that carry a credential though `is_secret_name` would not say so: Cookie,
+# X-Session-Id, Ocp-Apim-Subscription-Key. Whole words: `X-Author` and `Keep-Alive` are no secret.
+_HEADER_SECRET_WORDS = frozenset({"cookie", "session", "sessionid", "key"})
+# The scheme of `Authorization: Bearer X` or `Digest username=..` says how, not what: kept.
+_AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]*[ \t]+(?=\S)")
+_HEADER_OPTIONS = frozenset({"-H", "--header", "--proxy-header"})
 # NAME=value or NAME: value, NAME optionally quoted; the value is read after a secret NAME.
 _NAME_OP = re.compile(
     r"""(?<![\w.-])(?P<q>['"]?)(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)(?P<op>\s*[:=]\s*)"""
@@ -76,7 +89,7 @@ def is_secret_name(name: str) -> bool:
         return False
     if any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in words):
         return True
-    if any(pair in _SECRET_PAIRS for pair in pairwise(words)):
+    if any(pair in _SECRET_PAIRS for pair in pairwise(words)) or words[-1] in _SECRET_LAST_WORDS:
         return True
     return "pwd" in words and len(words) > 1  # MYSQL_PWD is a password; PWD is a directory
 
@@ -119,11 +132,43 @@ def _looks_like_option(arg: str) -> bool:
     return arg.startswith("-") and len(arg) > 1
 
 
+def _redact_header(arg: str, *, after_header_option: bool) -> str | None:
+    """`arg` with its value hidden if it is a header whose name says it holds a credential
+    (`X-Api-Key: ***`, `Authorization: Bearer ***`), else None. Alone, an argument needs the
+    space of `Name: value` to count as a header: `session:42` is a cache key as often as not."""
+    match = _HEADER.fullmatch(arg)
+    if match is None or not match.group("value").strip():
+        return None  # `X-Api-Key:` with nothing after it removes a header in curl
+    name, sp, value = match.group("name", "sp", "value")
+    if not (sp or after_header_option):
+        return None
+    words = {w.lower() for w in _WORD_SPLIT.split(name) if w}
+    if not (is_secret_name(name) or words & _HEADER_SECRET_WORDS):
+        return None
+    scheme = _AUTH_SCHEME.match(value) if name.lower().endswith("authorization") else None
+    return f"{name}:{sp}{scheme.group(0) if scheme else ''}{SECRET}"
+
+
+def _redact_header_option(arg: str) -> str | None:
+    """`--header=X-Api-Key: ***` and curl's `-HX-Api-Key: ***`: options holding the header
+    themselves, with its value hidden as `_redact_header` does; else None."""
+    name, eq, _ = arg.partition("=")
+    if eq and name in _HEADER_OPTIONS:
+        prefix = name + eq
+    elif arg.startswith("-H"):
+        prefix = "-H"
+    else:
+        return None
+    header = _redact_header(arg[len(prefix) :], after_header_option=True)
+    return None if header is None else prefix + header
+
+
 def redact_cmdline(argv: Sequence[str]) -> list[str]:
     """A copy of `argv` with secret values replaced by `***`; everything else unchanged."""
     out: list[str] = []
-    value_is_secret = False
+    value_is_secret = value_is_header = False
     for arg in argv:
+        after_header_option, value_is_header = value_is_header, False
         if value_is_secret:
             value_is_secret = False
             if not _looks_like_option(arg):
@@ -131,6 +176,10 @@ def redact_cmdline(argv: Sequence[str]) -> list[str]:
                 continue
         if _looks_like_option(arg) and not arg.startswith("---"):
             name, eq, value = arg.partition("=")
+            header = _redact_header_option(arg)
+            if header is not None:
+                out.append(header)
+                continue
             if is_secret_name(name):
                 if eq:
                     out.append(f"{name}={SECRET}" if value else arg)
@@ -138,7 +187,9 @@ def redact_cmdline(argv: Sequence[str]) -> list[str]:
                     value_is_secret = True
                     out.append(arg)
                 continue
-        out.append(redact_text(arg))
+            value_is_header = arg in _HEADER_OPTIONS
+        header = _redact_header(arg, after_header_option=after_header_option)
+        out.append(header if header is not None else redact_text(arg))
     return out
 
 

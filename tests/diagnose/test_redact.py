@@ -73,6 +73,48 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
             ["curl", "-H", "Authorization: token abcdefgh12345678"],
             ["curl", "-H", f"Authorization: token {SECRET}"],
         ),
+        (
+            ["curl", "-H", "Authorization: Bearer tok111"],  # short: its place says it is secret
+            ["curl", "-H", f"Authorization: Bearer {SECRET}"],
+        ),
+        (
+            ["curl", "-H", "Proxy-Authorization: Basic dXNlcjpwYXNz=="],
+            ["curl", "-H", f"Proxy-Authorization: Basic {SECRET}"],
+        ),
+        (["curl", "-H", "Authorization: abc"], ["curl", "-H", f"Authorization: {SECRET}"]),
+        (
+            ["curl", "-H", 'Authorization: Digest username="bob", response="6629fae4"'],
+            ["curl", "-H", f"Authorization: Digest {SECRET}"],
+        ),
+        (["app", "X-Api-Key: xk121"], ["app", f"X-Api-Key: {SECRET}"]),
+        (["curl", "-H", "X-Api-Key:xk121"], ["curl", "-H", f"X-Api-Key:{SECRET}"]),
+        (
+            ["curl", "--header", "X-Auth-Token: t", "-H", "Cookie: sid=1; theme=dark"],
+            ["curl", "--header", f"X-Auth-Token: {SECRET}", "-H", f"Cookie: {SECRET}"],
+        ),
+        (
+            ["wget", "--header", "X-Session-Id: s1", "--header", "Ocp-Apim-Subscription-Key: k"],
+            [
+                "wget",
+                "--header",
+                f"X-Session-Id: {SECRET}",
+                "--header",
+                f"Ocp-Apim-Subscription-Key: {SECRET}",
+            ],
+        ),
+        (
+            ["wget", "--header=Authorization: Bearer tok111", "--header=X-Api-Key: xk121"],
+            ["wget", f"--header=Authorization: Bearer {SECRET}", f"--header=X-Api-Key: {SECRET}"],
+        ),
+        (["curl", "-HCookie: sid=1"], ["curl", f"-HCookie: {SECRET}"]),
+        (["httpie", "Authorization:Bearer tok111"], ["httpie", f"Authorization:Bearer {SECRET}"]),
+        (["app", "--pass=p444"], ["app", f"--pass={SECRET}"]),
+        (["app", "--pass", "p444"], ["app", "--pass", SECRET]),
+        (["openssl", "enc", "-pass", "pass:p444"], ["openssl", "enc", "-pass", SECRET]),
+        (
+            ["env", "DB_PASS=p", "SMTP_PASS=p", "run"],
+            ["env", f"DB_PASS={SECRET}", f"SMTP_PASS={SECRET}", "run"],
+        ),
         (["app", GHP], ["app", SECRET]),
         (["app", "--x", "github_pat_" + "A" * 30], ["app", "--x", SECRET]),
         (["app", "xoxb-1234567890-abcdef"], ["app", SECRET]),
@@ -124,6 +166,11 @@ NORMAL = [
     ["/usr/bin/python3", "-c", "from multiprocessing.resource_tracker import main;main(3)"],
     ["python3", "-c", "if token == 'x': print('password: see the vault')"],
     ["ls", "--color=auto", "-la", "sk-learn", "task_id=ghp_short"],
+    ["curl", "-H", "Content-Type: text/plain", "-H", "Accept: */*", "--header=X-Request-Id: 7"],
+    ["curl", "-H", "X-Author: me", "-H", "Keep-Alive: 5", "-H", "X-Api-Key:", "-Hv"],
+    ["app", "--passes=3", "--pass-through", "x", "--pass-fds", "3", "--bypass", "GIT_ASKPASS=x"],
+    ["redis-cli", "GET", "session:42", "key:1", "localhost:8080"],  # no space: not a header
+    ["grep", "-H", "-n", "token", "f.txt"],
 ]
 
 
@@ -168,6 +215,17 @@ def test_secret_names() -> None:
         assert is_secret_name(name), name
     for name in ["", "--", "tokens", "author", "pwd", "no-auth", "token_file", "key", "TOKEN_ID"]:
         assert not is_secret_name(name), name
+    for name in ["--pass", "-pass", "DB_PASS", "smtpPass"]:
+        assert is_secret_name(name), name
+    for name in ["--passes", "--pass-through", "pass_fds", "bypass", "GIT_ASKPASS", "--no-pass"]:
+        assert not is_secret_name(name), name
+
+
+def test_an_authorization_header_in_any_text_hides_even_a_short_credential() -> None:
+    assert redact_shapes("401 for Authorization: Bearer tok111 at /api") == (
+        f"401 for Authorization: Bearer {SECRET} at /api"
+    )
+    assert redact_shapes("the bearer of bad news") == "the bearer of bad news"
 
 
 _ARG = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
