@@ -129,6 +129,10 @@ def run(
             _report(result, report, color, quiet, show=False)
         else:
             _report(result, report, color, quiet)
+    except UsageError as exc:  # the report file could not be written after all (a full disk)
+        import sys
+
+        sys.stderr.write(f"mpdoctor: {exc}\n")
     except Exception as exc:  # a bug while diagnosing must not cost the program's status
         import sys
 
@@ -154,9 +158,20 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"--report {path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"--report {path}: directory {parent} does not exist")
-    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(parent, os.W_OK):
-        raise UsageError(f"--report {path}: not writable")
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise UsageError(f"--report {path}: {parent} {what}")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"--report {path}: not writable")
+        return
+    # The report replaces the file through a new one beside it: try that now. os.access would
+    # say yes to root in /proc or on a read-only mount.
+    trial = parent / f".{path.name}.{os.getpid()}.trial"
+    try:
+        os.close(os.open(trial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(trial)
+    except OSError as exc:
+        raise UsageError(f"--report {path}: not writable ({exc.strerror or exc})") from None
 
 
 def _stack_signal(text: str) -> int:

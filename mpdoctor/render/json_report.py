@@ -8,6 +8,8 @@ inside a renderer.
 from __future__ import annotations
 
 import json
+import os
+import re
 from functools import cache
 from importlib import resources
 from os import PathLike
@@ -28,15 +30,38 @@ def report_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+# A lone surrogate: how Python holds an argv or path byte that is not UTF-8 (surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    """The report as JSON text, readable UTF-8 but for lone surrogates (an undecodable byte in an
+    argv or a path), written as their JSON escape: UTF-8 cannot encode them, and `json.loads`
+    gives them back."""
+    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
 def write_report(report: Report, path: str | PathLike[str]) -> None:
-    """Write `report` as JSON (UTF-8). Written in place, so `/dev/stdout` and FIFOs work."""
+    """Write `report` as JSON (UTF-8). A regular file is replaced whole (a failure leaves the
+    previous report, never a truncated one); anything else (`/dev/stdout`, a FIFO) is written
+    in place."""
+    text = dumps(report).encode("utf-8")
+    target = Path(path)
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(dumps(report))
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            with open(target, "wb") as f:
+                f.write(text)
+            return
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o666)
+            with open(fd, "wb") as f:
+                f.write(text)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise UsageError(f"cannot write report {path}: {exc.strerror or exc}") from exc
 

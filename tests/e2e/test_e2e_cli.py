@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from cli_support import ROOT, run_mpdoctor
@@ -89,13 +90,18 @@ def test_unwritable_report_is_refused_before_the_program_runs(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        cases = [tmp_path / "no-dir" / "r.json", tmp_path]
+        cases = [tmp_path / "no-dir" / "r.json", tmp_path, script / "r.json"]
         if os.geteuid() != 0:  # root may write anywhere
             cases.append(locked / "r.json")
+        if os.path.isdir("/proc/self"):  # access(2) says writable to root; creating fails
+            cases.append(Path("/proc") / "mpdoctor-report.json")
         for report in cases:
             result = run_mpdoctor(["run", "--report", str(report), str(script)])
             assert result.returncode == 2
-            assert "--report" in _one_mpdoctor_line(result.stderr)
+            line = _one_mpdoctor_line(result.stderr)
+            assert "--report" in line
+            if report.parent == script:
+                assert f"{script} is not a directory" in line
             assert not marker.exists()
     finally:
         locked.chmod(0o700)
@@ -133,6 +139,27 @@ def test_command_mode_probes_python_processes(tmp_path):
     shell = data["processes"][0]  # the shell, shown with what /proc gives
     assert (shell["role"], shell["name"], shell["probed"]) == ("main", "sh", False)
     assert any(p["probed"] and p["role"] == "fork-child" for p in data["processes"])
+
+
+def test_secrets_in_headers_and_pass_options_are_redacted_on_screen_and_in_the_report(tmp_path):
+    script = tmp_path / "sec.py"
+    script.write_text("import sys\n")
+    report = tmp_path / "r.json"
+    secrets = ["tok111", "p444", "p445", "xk121", "ck131"]
+    args = [
+        *("-H", "Authorization: Bearer tok111", "--pass=p444", "--pass", "p445"),
+        *("X-Api-Key: xk121", "--header=Cookie: sid=ck131"),
+    ]
+    result = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), str(script), *args])
+    assert result.returncode == 0, result.stderr
+    console = result.stdout.decode() + result.stderr.decode()
+    saved = report.read_text()
+    assert "--pass=***" in console
+    assert [s for s in secrets if s in console or s in saved] == []
+    assert json.loads(saved)["command"][-7:] == [
+        *("-H", "Authorization: Bearer ***", "--pass=***", "--pass", "***"),
+        *("X-Api-Key: ***", "--header=Cookie: ***"),
+    ]
 
 
 def test_ci_log_output_has_no_ansi_and_is_120_wide(tmp_path):
@@ -215,3 +242,21 @@ def test_old_interpreters_run_untouched(tmp_path, version):
     script.write_text("import sys\nsys.stdout.write('ok\\n')\nsys.stderr.write('err\\n')\n")
     result = run_mpdoctor(["run", "-q", "--mp-log", "info", "--python", python, str(script)])
     assert (result.returncode, result.stdout, result.stderr) == (0, b"ok\n", b"err\n")
+
+
+def test_a_report_holds_an_argv_that_is_not_utf8(tmp_path):
+    """An undecodable byte in an argument (Python holds it as a lone surrogate) is written as
+    its JSON escape: the report is valid UTF-8 and loads back with the same argument."""
+    script = tmp_path / "args.py"
+    script.write_text("import sys; print(len(sys.argv))")
+    report = tmp_path / "r.json"
+    report.write_text("an earlier report\n")
+    arg = os.fsdecode(b"caf\xe9")
+    result = run_mpdoctor(["run", "--report", str(report), str(script), arg])
+    assert (result.returncode, result.stdout) == (0, b"2\n"), result.stderr
+    assert b"internal error" not in result.stderr
+    data = json.loads(report.read_bytes().decode("utf-8"))
+    assert data["command"][-1] == arg
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
+    rendered = run_mpdoctor(["report", str(report)])
+    assert rendered.returncode == 0, rendered.stderr
