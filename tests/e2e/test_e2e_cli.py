@@ -260,3 +260,18 @@ def test_a_report_holds_an_argv_that_is_not_utf8(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
     rendered = run_mpdoctor(["report", str(report)])
     assert rendered.returncode == 0, rendered.stderr
+
+
+def test_the_programs_pythonpath_never_replaces_mpdoctors_own_libraries(tmp_path):
+    """A PYTHONPATH holding other copies of typer and rich (a vendored tree, another
+    environment) is the program's: it gets them, mpdoctor keeps its own."""
+    shadow = tmp_path / "shadow"
+    for name in ("typer", "rich", "psutil"):
+        (shadow / name).mkdir(parents=True)
+        (shadow / name / "__init__.py").write_text("SHADOW = True\n")
+    script = tmp_path / "app.py"
+    script.write_text("import typer; print(typer.SHADOW)")
+    env = {**os.environ, "PYTHONPATH": str(shadow)}
+    result = run_mpdoctor(["run", "--mp-log", "off", str(script)], env=env)
+    assert (result.returncode, result.stdout) == (0, b"True\n"), result.stderr
+    assert b"Traceback" not in result.stderr and b"no findings" in result.stderr
