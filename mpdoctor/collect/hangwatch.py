@@ -121,6 +121,7 @@ class HangWatch:
         `stacks_of` only, when given)."""
         snap = snapshot(pids, now_s)
         snap.quiet_s, snap.reason = round(quiet, 1), reason
+        snap.hang_after_s = self.hang_after
         snap.stack_signal = self.stack_signal
         add_stacks(snap, self.session_path, stacks_of)
         return snap

@@ -272,8 +272,10 @@ class HangSnapshot:
     stacks: dict[int, list[ThreadStack]] = field(default_factory=dict)  # pid -> threads
     stacks_skipped: dict[int, str] = field(default_factory=dict)  # pid -> why no stack
     quiet_s: float = 0.0  # how long the tree had made no progress
-    # why it was taken: hang-after | timeout | deadlock (a proven wait held steady)
+    # why it was taken: hang-after | timeout | signal (one sent to mpdoctor, before it is
+    # forwarded) | deadlock (a proven wait held steady) | inspect
     reason: str = "hang-after"
+    hang_after_s: float | None = None  # the run's --hang-after (None: stall reports off)
     ended: bool = False  # the hang lasted until the end of the run (stopped, timeout, Ctrl-C)
     # (file, line) -> source text, around the program's innermost frame of each stack
     sources: dict[tuple[str, int], str] = field(default_factory=dict)

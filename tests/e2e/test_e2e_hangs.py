@@ -169,6 +169,31 @@ def test_a_stall_is_written_to_the_report_at_once(tmp_path) -> None:
     assert _leftovers(f"{sample} 30") == []
 
 
+def test_a_kill_before_hang_after_is_no_hang(tmp_path) -> None:
+    """A sleeping program signalled (a CI cancel) before --hang-after has passed gets no
+    `no-progress` finding: it had not stalled for the time that defines one."""
+    report = tmp_path / "report.json"
+    sample = SAMPLES / "long_sleep.py"
+    argv = mpdoctor_argv("run", "--mp-log", "off", "--report", str(report), str(sample), "30")
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        time.sleep(3)  # quiet for about 2.5 s of the default 10
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM, err
+    data = json.loads(report.read_text())
+    assert data["outcome"]["status"] == "signaled"
+    # (its child, which the forwarded SIGTERM did not reach, is an orphan-process)
+    assert "no-progress" not in {f["id"] for f in data["findings"]}, err.decode(errors="replace")
+    assert _leftovers(f"{sample} 30") == []
+
+
 def test_keep_going_reports_a_deadlock_and_lets_it_run(tmp_path) -> None:
     sample = SAMPLES / "join_deadlock.py"
     result, data, stderr = _run(tmp_path, "--keep-going", "--timeout", "4", str(sample))

@@ -34,6 +34,10 @@ def check(evidence: Evidence) -> list[Finding]:
     inspected = snap.reason == "inspect"  # `mpdoctor inspect`: quiet over its whole interval
     if snap.quiet_s <= 0 or (not inspected and snap.quiet_s < MIN_QUIET_S):
         return []  # a busy tree stopped by the timeout keeps its stacks, not this finding
+    if snap.reason == "signal" and snap.quiet_s < (snap.hang_after_s or 0.0):
+        # a `kill` (a CI cancel) of a tree quiet for less than --hang-after: no hang yet; the
+        # other rules still prove a deadlock, which needs no waiting period
+        return []
     if proven_hangs(evidence):
         return []
     from mpdoctor.diagnose.rules import orphaned_wait
