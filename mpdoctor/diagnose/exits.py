@@ -141,6 +141,9 @@ def describe(proc: ProcessEvidence, death: Death, evidence: Evidence) -> tuple[s
         text = f"was killed by {name} {_sent_by(kill, proc, evidence)}"
     elif death.signal == SIGKILL and oom_proven(evidence):
         text = "was killed by the OOM killer (SIGKILL)"
+    elif death.signal == SIGKILL and evidence.cgroup_oom_kills == 0:
+        # the counter counts every OOM kill of the cgroup's processes, the global killer's too
+        text = "was killed by SIGKILL, not by the OOM killer (the cgroup counted none)"
     elif death.signal == SIGKILL:
         text = "was killed by SIGKILL, possibly by the OOM killer"
     else:

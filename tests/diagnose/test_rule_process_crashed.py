@@ -93,15 +93,22 @@ def test_sigkill_with_an_oom_kill_counted_is_the_oom_killer() -> None:
     assert "peak memory (VmHWM): 3.0 GiB" in f.evidence
 
 
-def test_sigkill_without_an_oom_kill_is_only_possibly_the_oom_killer() -> None:
-    for counted, line in [
-        (0, "cgroup memory.events: 0 OOM kills during the run"),
-        (None, "cgroup memory.events: unreadable, OOM kills not counted"),
-    ]:
-        f = only(evidence(main_proc(), child(signal=9), cgroup_oom_kills=counted))
-        assert f.message == "Process-1 (pid 101) was killed by SIGKILL, possibly by the OOM killer."
-        assert f.title == "Process-1 killed by SIGKILL"
-        assert line in f.evidence
+def test_sigkill_with_oom_kills_uncounted_is_only_possibly_the_oom_killer() -> None:
+    f = only(evidence(main_proc(), child(signal=9), cgroup_oom_kills=None))
+    assert f.message == "Process-1 (pid 101) was killed by SIGKILL, possibly by the OOM killer."
+    assert f.title == "Process-1 killed by SIGKILL"
+    assert "cgroup memory.events: unreadable, OOM kills not counted" in f.evidence
+
+
+def test_sigkill_with_no_oom_kill_counted_is_not_the_oom_killer() -> None:
+    """The cgroup's counter counts every OOM kill of its processes: zero rules it out."""
+    f = only(evidence(main_proc(), child(signal=9), cgroup_oom_kills=0))
+    assert f.message == (
+        "Process-1 (pid 101) was killed by SIGKILL, not by the OOM killer (the cgroup counted "
+        "none)."
+    )
+    assert f.title == "Process-1 killed by SIGKILL"
+    assert "cgroup memory.events: 0 OOM kills during the run" in f.evidence
 
 
 def test_fewer_oom_kills_than_sigkills_proves_none_of_them() -> None:
@@ -247,3 +254,16 @@ def test_a_spawn_child_orphaned_by_the_tear_down_is_not_a_crash() -> None:
     assert process_crashed.check(evidence(parent, child)) == []
     parent.ended_by_mpdoctor = False
     assert [f.id for f in process_crashed.check(evidence(parent, child))] == ["process-crashed"]
+
+
+def test_the_hint_fits_the_death() -> None:
+    """An exit code needs no memory advice; a SIGKILL nobody sent does; a fault signal points
+    at native code."""
+    by_code = only(evidence(main_proc(), child(exit_code=3)))
+    assert "SIGKILL" not in by_code.hint.fix and "fault" not in by_code.hint.fix
+    by_sigkill = only(evidence(main_proc(), child(signal=9), cgroup_oom_kills=None))
+    assert "OOM killer" in by_sigkill.hint.fix
+    by_segv = only(evidence(main_proc(), child(signal=11)))
+    assert "PYTHONFAULTHANDLER" in by_segv.hint.fix
+    sent = child(signal=9, kills=[kill(100, 101, 9, 1.2, "user", line=30)])
+    assert "OOM" not in only(evidence(main_proc(), sent)).hint.fix

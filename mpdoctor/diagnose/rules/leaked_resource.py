@@ -37,6 +37,21 @@ HINT = Hint(
     ),
 )
 
+# Semaphores alone: the shared-memory advice and link would be beside the point.
+SEMAPHORE_HINT = Hint(
+    fix=(
+        "Let processes holding multiprocessing locks, semaphores, queues or pools exit normally "
+        "(join them, close() and join() pools) instead of killing them with terminate() or "
+        "SIGKILL while they create or hold one."
+    ),
+    why=(
+        "Every multiprocessing lock, semaphore, condition, event and queue is a named semaphore "
+        "in /dev/shm; one whose process was killed stays allocated until the resource tracker "
+        "cleans it at shutdown, or forever when the tracker is killed too."
+    ),
+    docs="https://docs.python.org/3/library/multiprocessing.html#programming-guidelines",
+)
+
 _PREFIX = "resource_tracker:"
 _LEAK = re.compile(
     r"^resource_tracker: There appear to be (\d+) leaked (\w+) objects to clean up at shutdown"
@@ -175,5 +190,10 @@ def _finding(report: _Report, evidence: Evidence) -> Finding:
         pids=[report.pid],
         locations=_creation_sites(report, evidence),
         evidence=lines,
-        hint=HINT,
+        hint=_hint(report),
     )
+
+
+def _hint(report: _Report) -> Hint:
+    kinds = {kind for kind, _, _ in report.leaks}
+    return SEMAPHORE_HINT if kinds == {"semaphore"} else HINT

@@ -10,6 +10,8 @@ not start (`subprocess.run(["grep", ...])` returns 1 to a caller that checks it)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mpdoctor.diagnose.causes import named_cause
 from mpdoctor.diagnose.evidence import Evidence, ProcessEvidence
 from mpdoctor.diagnose.exits import (
@@ -18,6 +20,7 @@ from mpdoctor.diagnose.exits import (
     describe,
     is_deliberate,
     kill_location,
+    killer_of,
     sender_unknowable,
 )
 from mpdoctor.diagnose.family import label, parent_of, short_label, start_location
@@ -28,18 +31,33 @@ from mpdoctor.model import Finding, Hint
 
 RULE_ID = "process-crashed"
 
+_CHECK_EXITCODE = (
+    "Check Process.exitcode after join() and handle the error in the parent, or run the work "
+    "through concurrent.futures, whose result() re-raises the child's exception"
+)
 HINT = Hint(
-    fix=(
-        "Check Process.exitcode after join() and handle the error in the parent, or run the "
-        "work through concurrent.futures, whose result() re-raises the child's exception; for "
-        "a SIGKILL, give each process less data to hold."
-    ),
+    fix=_CHECK_EXITCODE + ".",
     why=(
         "multiprocessing prints a crashed child's traceback, but join() returns normally and "
         "the parent carries on with the child's work silently missing."
     ),
     docs="https://docs.python.org/3/library/multiprocessing.html#multiprocessing.Process.exitcode",
 )
+
+# The fix depends on how it died: a SIGKILL nobody in the program sent is most often the OOM
+# killer; a fault signal is native code crashing.
+SIGKILL_HINT = replace(
+    HINT,
+    fix=_CHECK_EXITCODE + "; a SIGKILL that no process of the program sent is most often the "
+    "OOM killer: give each process less data to hold (chunks, not whole datasets).",
+)
+FAULT_HINT = replace(
+    HINT,
+    fix=_CHECK_EXITCODE + "; a fault signal is native code crashing (an extension module, "
+    "ctypes, a library that is not fork-safe under the fork start method): run with "
+    "PYTHONFAULTHANDLER=1 to get the child's stack, or try the spawn start method.",
+)
+_FAULT_SIGNALS = {4, 6, 7, 8, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGSEGV
 
 _WORKERS = {"pool-worker", "executor-worker"}
 # Roles multiprocessing (or os.fork) created: their exit codes are nobody's deliberate answer.
@@ -124,8 +142,16 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
         pids=[proc.key.pid],
         locations=locations,
         evidence=lines,
-        hint=HINT,
+        hint=_hint(death, killer_of(proc, death) is not None),
     )
+
+
+def _hint(death: Death, sender_known: bool) -> Hint:
+    if death.signal == 9 and not sender_known:
+        return SIGKILL_HINT
+    if death.signal in _FAULT_SIGNALS and not sender_known:
+        return FAULT_HINT
+    return HINT
 
 
 def _short_how(how: str) -> str:
