@@ -75,7 +75,9 @@ class BuildInputs:
     main_key: ProcessKey | None
     main_status: int | None = None  # raw wait status of the main process
     main_ended_s: float | None = None
-    main_max_rss_bytes: int | None = None  # ru_maxrss from the monitor's wait4 of main
+    # What mpdoctor executed as the main process: its command line when /proc could not give
+    # it (it ended before it was read, or was first seen as a zombie).
+    main_argv: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     alive_after_main: Iterable[ProcessKey] = ()
     ended_by_mpdoctor: Iterable[ProcessKey] = ()
@@ -117,6 +119,7 @@ class _Builder:
         self.exit_rank: dict[ProcessKey, int] = {}
         self.fork_threads: dict[int, list[ForkThreadsEvent]] = {}  # by the forking pid
         self.forked: set[ProcessKey] = set()  # processes whose probe says os.fork made them
+        self.argv_from_probe: set[ProcessKey] = set()  # command lines rebuilt from sys.argv
 
     def rel(self, t: float) -> float:
         return round(t - self.inp.t0, 3)
@@ -135,7 +138,7 @@ class _Builder:
                 name=s.name,
                 state=s.state,
                 cpu_s=s.cpu_s,
-                peak_rss_bytes=s.peak_rss_bytes or s.reaped_max_rss_bytes,
+                peak_rss_bytes=s.peak_rss_bytes,  # VmHWM only: None is unknown
                 num_threads=s.num_threads,
                 started_s=self.started_s(key),
                 zombie_since_s=_r(s.zombie_since_s),
@@ -177,11 +180,16 @@ class _Builder:
                 started_s=self.started_s(key),
             )
             self.procs[key] = pe
+            if argv:
+                self.argv_from_probe.add(key)
         pe.probed = True
         if start is not None:
             # After an exec into another Python the file gets a second start: the last one
             # names the program that ran last; the first one's parent is the real parent.
             latest: StartEvent = stream.last(StartEvent)
+            if not pe.cmdline and latest.argv:  # sampled only as a zombie: no /proc cmdline
+                pe.cmdline = [latest.exe or "python", *latest.argv]
+                self.argv_from_probe.add(key)
             pe.python = latest.py
             pe.exe = pe.exe or latest.exe
             if start.ppid is not None:
@@ -397,8 +405,8 @@ class _Builder:
         if self.inp.main_ended_s is not None:
             pe.ended_s = round(self.inp.main_ended_s, 3)
             pe.state = "exited"
-        if pe.peak_rss_bytes is None:
-            pe.peak_rss_bytes = self.inp.main_max_rss_bytes
+        if self.inp.main_argv and (not pe.cmdline or key in self.argv_from_probe):
+            pe.cmdline = list(self.inp.main_argv)  # exact, where sys.argv is a guess
         return key
 
     def finish(self) -> None:

@@ -22,6 +22,11 @@ _F_STIME = 15
 _F_NUM_THREADS = 20
 _F_STARTTIME = 22
 _F_EXIT_CODE = 52
+# Where the address space puts the program's code and stack (fields 26-28), its data, heap,
+# arguments and environment (45-51): an exec builds a new one (other addresses, randomized at
+# every exec); a fork copies its parent's. Hidden (1 1 0 0 ...) without ptrace read access, 0
+# once the process has no address space (a zombie).
+_F_STARTCODE, _F_STARTSTACK, _F_STARTDATA, _F_ENVEND = 26, 28, 45, 51
 _PF_KTHREAD = 0x00200000
 
 
@@ -51,6 +56,7 @@ class Stat:
     num_threads: int
     start_ticks: int  # since boot, in CLK_TCK units: with pid, the process's identity
     exit_code: int | None  # waitpid status, meaningful for a zombie only (field 52)
+    image: tuple[bytes, ...] | None = None  # fields 26-28, 45-51 as read; None: hidden, gone
 
 
 def _stat_fields(pid: int) -> tuple[str, list[bytes]] | None:
@@ -87,9 +93,18 @@ def read_stat(pid: int) -> Stat | None:
             num_threads=int(fields[_F_NUM_THREADS - _F_STATE]),
             start_ticks=int(fields[_F_STARTTIME - _F_STATE]),
             exit_code=int(exit_raw) if exit_raw is not None else None,
+            image=_image(fields),
         )
     except (IndexError, ValueError):
         return None
+
+
+def _image(fields: list[bytes]) -> tuple[bytes, ...] | None:
+    """Compared, never computed with: the raw fields (the sampler's hot path)."""
+    if len(fields) <= _F_ENVEND - _F_STATE or fields[_F_STARTSTACK - _F_STATE] == b"0":
+        return None  # an old kernel, no ptrace read access, or no address space any more
+    code = fields[_F_STARTCODE - _F_STATE : _F_STARTSTACK - _F_STATE + 1]
+    return (*code, *fields[_F_STARTDATA - _F_STATE : _F_ENVEND - _F_STATE + 1])
 
 
 def state_letter(pid: int) -> str | None:

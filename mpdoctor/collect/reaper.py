@@ -9,7 +9,6 @@ the monitor itself runs) are left to their owner.
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,13 +19,16 @@ from mpdoctor.diagnose.evidence import ProcessKey
 
 @dataclass(frozen=True)
 class Reaped:
-    """A child mpdoctor reaped: its status, when, its peak memory."""
+    """A child mpdoctor reaped: its status, and when.
+
+    No peak memory: wait4's ru_maxrss counts the address space the child had before its exec
+    (under posix_spawn or vfork, mpdoctor's own; after a fork, a copy of its parent's) and the
+    children it reaped, so it is never a process's own peak."""
 
     pid: int
     key: ProcessKey | None  # None if its /proc entry could not be read before reaping
     status: int  # the raw wait status
     t: float  # time.time() when reaped
-    max_rss_bytes: int | None  # ru_maxrss: this child and its reaped descendants
 
     @property
     def exit_code(self) -> int | None:
@@ -74,17 +76,17 @@ class Reaper:
         if self._before_reap is not None:
             self._before_reap(pid)
         try:
-            got, status, rusage = os.wait4(pid, os.WNOHANG)
+            got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             return None
         if got == 0:
             return None
-        return Reaped(pid, key, status, time.time(), _maxrss_bytes(rusage))
+        return Reaped(pid, key, status, time.time())
 
 
 def _has_exited(pid: int) -> bool:
     if not hasattr(os, "waitid"):
-        return True  # wait4 with WNOHANG below is still safe, only less informative
+        return True  # waitpid with WNOHANG below is still safe, only less informative
     try:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
@@ -99,11 +101,3 @@ def _peek_zombie_child() -> int | None:
     except ChildProcessError:
         return None
     return info.si_pid if info is not None else None
-
-
-def _maxrss_bytes(rusage: resource.struct_rusage) -> int | None:
-    value = getattr(rusage, "ru_maxrss", 0)
-    if not value:
-        return None
-    # Linux reports kilobytes, macOS bytes.
-    return value if os.uname().sysname == "Darwin" else value * 1024

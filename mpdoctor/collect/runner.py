@@ -256,7 +256,8 @@ class _Monitor:
         self.reported_stop = False  # the stop's report was printed before the tear-down
         self._streams_seen: list = []  # the main process's event streams, at the last build
         self._streams_all: list = []  # every process's event streams, at the last build
-        self.command: list[str] = []  # for the reports made while the program runs
+        self.command: list[str] = []  # what was spawned: for the reports made while the program
+        # runs, and the main process's command line when /proc could not give it
         self.interpreter: str | None = None
 
     # -- events of the loop ----------------------------------------------------------------
@@ -487,7 +488,6 @@ class _Monitor:
             main_ended_s=(target.t - self.t0) if target else None,
             ended=ended,
             alive=alive_after,
-            max_rss=target.max_rss_bytes if target else None,
         )
         outcome = self.outcome(stopped)
         self._unlink_leftover_semaphores()
@@ -562,7 +562,6 @@ class _Monitor:
         main_ended_s: float | None,
         ended: set[ProcessKey],
         alive: list[ProcessKey],
-        max_rss: int | None = None,
     ) -> Evidence:
         from mpdoctor.collect.events import read_events
         from mpdoctor.collect.evidence_builder import BuildInputs, build_evidence
@@ -578,7 +577,7 @@ class _Monitor:
                 main_key=self.main_key or _key_of_pid(self.sampler, self.pid),
                 main_status=main_status,
                 main_ended_s=main_ended_s,
-                main_max_rss_bytes=max_rss,
+                main_argv=self.command,
                 duration_s=time.time() - self.t0,
                 alive_after_main=alive,
                 ended_by_mpdoctor=ended,

@@ -10,6 +10,10 @@ Each tick:
 * re-reads each live process of the tree: state, cpu, threads, peak RSS (VmHWM), and exit status
   while it is a zombie (stat field 52). A pid whose start time changed is a new process.
   A process that neither ran nor faulted a page since the last tick costs one small read.
+* an exec keeps the identity but not the address space: VmHWM is the peak of one address space,
+  so a reading taken before the exec (a fork child's copy of its parent, or under vfork the
+  parent's own memory) is dropped when a reading shows the new program (`execed`); a process
+  seen only as a zombie after an exec has no known peak.
 
 The thread sleeps in select() on an inotify watch of events/, so a process the probe registers
 is sampled within milliseconds even if it lives less than a tick.
@@ -61,6 +65,7 @@ class Reading:
     zombie_status: int | None  # raw wait status of a zombie (Linux)
     comm: str | None
     activity: int | None = None  # grows whenever the process runs or touches memory
+    image: tuple[bytes, ...] | None = None  # where its program is mapped (procfs): new at exec
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class ProcfsReader:
             zombie_status=stat.exit_code if zombie else None,
             comm=stat.comm,
             activity=activity,
+            image=None if zombie else stat.image,
         )
 
     def details(self, pid: int, comm: str | None = None) -> Details:
@@ -215,9 +221,9 @@ class ProcessSample:
     gone_s: float | None = None  # first sample that found it gone
     reaped_status: int | None = None  # raw wait status, when the monitor reaped it
     reaped_s: float | None = None
-    reaped_max_rss_bytes: int | None = None  # ru_maxrss of the reap (includes its children)
     ppid_now: int | None = None
     activity: int | None = None  # the last reading's (see Reading.activity)
+    image: tuple[bytes, ...] | None = None  # the last known (see Reading.image)
 
 
 def new_record(reading: Reading, details: Details, t: float) -> ProcessSample:
@@ -233,10 +239,26 @@ def new_record(reading: Reading, details: Details, t: float) -> ProcessSample:
     )
 
 
+def execed(record: ProcessSample, reading: Reading) -> bool:
+    """Whether `reading` shows another program than `record` holds: the process exec'd since
+    (same pid and start time, a new address space). Its image moved; where an image is not
+    known (a zombie, no read access, psutil), its name changed."""
+    if record.image is not None and reading.image is not None:
+        return reading.image != record.image
+    return reading.comm is not None and record.name is not None and reading.comm != record.name
+
+
 def apply_reading(record: ProcessSample, reading: Reading, t: float) -> bool:
     """Bring `record` up to `reading`, taken at `t`; whether the process ran since the last
     reading (a CPU tick or a page fault: its program may have changed by exec)."""
     ran = reading.activity is None or reading.activity != record.activity
+    if execed(record, reading):
+        # What was read before the exec was another address space (a fork's copy of its
+        # parent, or the parent's own under vfork): none of it is this program's. The reading
+        # is newer than the image it shows (stat is read before status), so its peak is.
+        record.peak_rss_bytes = None
+    if reading.image is not None:
+        record.image = reading.image
     record.activity = reading.activity
     record.last_seen_s = t
     record.ppid_now = reading.ppid
@@ -478,13 +500,22 @@ class Sampler:
     def _update(
         self, record: ProcessSample, reading: Reading, t: float, details_read: bool = False
     ) -> None:
+        new_program = execed(record, reading)
         ran = apply_reading(record, reading, t)
+        if new_program and reading.state == "zombie":
+            # exec'd and ended between two looks: its command line is unknown, not the old one
+            record.cmdline, record.exe, record.name = [], None, reading.comm
+            return
         if not ran or details_read:
             return  # an exec faults pages in: idle since the last tick, same program
         # exec keeps the pid and start time but changes the program (the pyenv shim execs
         # the real python): re-read what it runs when its executable changed.
         exe = self.reader.exe(reading.key.pid)
-        if exe != record.exe or reading.comm != record.name:
+        if new_program or exe != record.exe or reading.comm != record.name:
+            if not new_program and None not in (exe, record.exe) and exe != record.exe:
+                # An exec the reading did not show (its image hidden, the same name): the
+                # reading may predate it, so the peak is read again, after the new exe.
+                record.peak_rss_bytes = self._peak_now(record.key)
             details = self.reader.details(reading.key.pid)
             if details.cmdline or details.exe:
                 record.cmdline, record.exe, record.name = (
@@ -492,6 +523,10 @@ class Sampler:
                     details.exe,
                     details.name,
                 )
+
+    def _peak_now(self, key: ProcessKey) -> int | None:
+        again = self.reader.read(key.pid)
+        return again.peak_rss_bytes if again is not None and again.key == key else None
 
     # -- results ---------------------------------------------------------------------------
     def record_reap(self, reaped: Reaped) -> None:
@@ -507,7 +542,6 @@ class Sampler:
                 self._records[key] = record
             record.reaped_status = reaped.status
             record.reaped_s = t_s
-            record.reaped_max_rss_bytes = reaped.max_rss_bytes
             if record.gone_s is None:
                 record.gone_s = t_s
             if self._live.get(reaped.pid) == key:

@@ -352,3 +352,43 @@ def test_helper_role_reads_the_command_line():
     assert helper_role(["python", "-c", "from multiprocessing.forkserver import main"]) == (
         "forkserver"
     )
+
+
+def test_a_main_gone_before_proc_showed_it_has_the_command_mpdoctor_ran(tmp_path):
+    """`mpdoctor run -- sleep 0.01`: first seen a zombie (no command line, no address space).
+    Its command line is what mpdoctor executed; its peak is unknown."""
+    main = key_from_ticks(100, 0)
+    samples = dict([sample(100, 0, cmdline=[], name="sleep", state="zombie")])
+    evidence = build(tmp_path / "none", samples, main, main_status=0, main_argv=["sleep", "0.01"])
+    m = evidence.processes[main]
+    assert (m.cmdline, m.name, m.peak_rss_bytes) == (["sleep", "0.01"], "sleep", None)
+
+
+def test_a_main_never_sampled_has_the_command_mpdoctor_ran_not_its_probe_s_guess(tmp_path):
+    ev = tmp_path / "events"
+    write(ev, 100, 0, start(T0, 1, 0, argv=["app.py", "-v"]))
+    main = key_from_ticks(100, 0)
+    evidence = build(ev, {}, main, main_status=0, main_argv=["python", "app.py", "-v"])
+    assert evidence.processes[main].cmdline == ["python", "app.py", "-v"]
+    assert evidence.processes[main].peak_rss_bytes is None
+
+
+def test_a_main_s_command_line_from_proc_wins_over_the_one_mpdoctor_ran(tmp_path):
+    """The pyenv shim exec'd the real python: /proc shows what runs."""
+    main = key_from_ticks(100, 0)
+    real = ["/root/.pyenv/versions/3.11.7/bin/python", "app.py"]
+    samples = dict([sample(100, 0, cmdline=real)])
+    evidence = build(tmp_path / "none", samples, main, main_argv=["python", "app.py"])
+    assert evidence.processes[main].cmdline == real
+
+
+def test_a_probed_child_seen_only_as_a_zombie_has_its_probe_s_command_line(tmp_path):
+    ev = tmp_path / "events"
+    write(ev, 100, 0, start(T0, 1, 0))
+    write(ev, 101, 10, start(T0 + 0.1, 100, 10, argv=["app.py"]))
+    samples = dict(
+        [sample(100, 0), sample(101, 10, ppid=100, cmdline=[], state="zombie", zombie_status=0)]
+    )
+    evidence = build(ev, samples, key_from_ticks(100, 0), main_argv=["python3", "app.py"])
+    child = evidence.processes[key_from_ticks(101, 10)]
+    assert child.cmdline == ["/usr/bin/python3", "app.py"]

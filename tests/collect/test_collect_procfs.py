@@ -76,6 +76,42 @@ def test_zombie_exit_status_is_the_wait_status():
     assert codes == {"exit3": 3 << 8, "kill": signal.SIGKILL}
 
 
+def test_the_image_is_a_fork_s_copy_until_its_exec_and_gone_with_a_zombie():
+    """What tells an exec apart (the identity stays): a fork child is mapped where its parent
+    is until it execs; a zombie has no address space left."""
+    mine = procfs.read_stat(os.getpid()).image
+    assert mine is not None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: wait for the go, then become `sleep`
+        os.close(w)
+        os.read(r, 1)
+        os.execvp("sleep", ["sleep", "10"])
+    os.close(r)
+    try:
+        assert procfs.read_stat(pid).image == mine
+        os.write(w, b"x")
+        deadline = time.monotonic() + 10
+        while procfs.cmdline(pid) != ["sleep", "10"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        after = procfs.read_stat(pid)
+        assert after.image is not None and after.image != mine
+        assert after.start_ticks == procfs.read_stat(pid).start_ticks  # the same process
+        os.kill(pid, signal.SIGKILL)
+        while procfs.state_letter(pid) != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert procfs.read_stat(pid).image is None
+    finally:
+        os.close(w)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+
 def test_ancestors_go_up_from_the_parent_to_the_top():
     chain = procfs.ancestors(os.getpid())
     assert chain[0] == os.getppid()

@@ -84,6 +84,7 @@ class FakeReader:
 
     def __init__(self) -> None:
         self.table: dict[int, Reading] = {}
+        self.cmdlines: dict[int, list[str]] = {}
 
     def pids(self) -> list[int]:
         return list(self.table)
@@ -94,7 +95,7 @@ class FakeReader:
     def details(self, pid: int, comm: str | None = None):
         from mpdoctor.collect.sampler import Details
 
-        return Details([f"prog-{pid}"], None, f"p{pid}")
+        return Details(self.cmdlines.get(pid, [f"prog-{pid}"]), None, comm or f"p{pid}")
 
     def exe(self, pid: int) -> str | None:
         return None
@@ -257,6 +258,68 @@ def test_peak_rss_follows_a_process_that_wakes_up_and_allocates(kill_later, tmp_
     sampler.sample()
     after = sampler.processes()[key].peak_rss_bytes
     assert after - before >= 60 * 1024 * 1024
+
+
+MB = 1 << 20
+IMAGE_A = (b"94000000000000", b"140700000000000")  # where a program is mapped (stat 26-28...)
+IMAGE_B = (b"95000000000000", b"140711111111111")  # after an exec: elsewhere
+
+
+def program(pid: int, comm: str, image, peak, activity: int, state="sleeping") -> Reading:
+    """A reading of process `pid` (created at 5.0, a child of the root) running `comm`."""
+    key = ProcessKey(pid, 5.0)
+    return Reading(key, 1, state, 0.0, 1, peak, None, comm, activity, image)
+
+
+def test_a_peak_read_before_an_exec_is_not_the_new_program_s():
+    """A fork child read while a copy of its 200 MB parent, then exec'd into another python
+    (same name, same executable: only the image tells): the copy's peak is dropped."""
+    reader = FakeReader()
+    sampler = Sampler(1, 0.0, reader=reader)
+    reader.table = {600: program(600, "python3", IMAGE_A, 200 * MB, activity=10)}
+    reader.cmdlines[600] = ["python3", "app.py"]
+    sampler.sample()
+    reader.table[600] = program(600, "python3", IMAGE_B, 2 * MB, activity=20)
+    reader.cmdlines[600] = ["python3", "-c", "from multiprocessing.spawn import spawn_main"]
+    sampler.sample()
+    (record,) = sampler.processes().values()
+    assert record.peak_rss_bytes == 2 * MB
+    assert record.cmdline == reader.cmdlines[600]  # what it runs now, re-read
+
+
+def test_the_same_program_keeps_its_peak_whatever_its_name():
+    """No exec (the image stays; setproctitle renamed it): the largest reading is the peak."""
+    reader = FakeReader()
+    sampler = Sampler(1, 0.0, reader=reader)
+    reader.table = {600: program(600, "python3", IMAGE_A, 200 * MB, activity=10)}
+    sampler.sample()
+    reader.table[600] = program(600, "renamed", IMAGE_A, 150 * MB, activity=20)
+    sampler.sample()
+    (record,) = sampler.processes().values()
+    assert record.peak_rss_bytes == 200 * MB
+
+
+def test_a_zombie_that_exec_d_unseen_has_no_known_peak_or_command_line():
+    reader = FakeReader()
+    sampler = Sampler(1, 0.0, reader=reader)
+    reader.table = {600: program(600, "python3", IMAGE_A, 200 * MB, activity=10)}
+    sampler.sample()
+    reader.table[600] = program(600, "sleep", None, None, activity=11, state="zombie")
+    sampler.sample()
+    (record,) = sampler.processes().values()
+    assert (record.peak_rss_bytes, record.cmdline, record.name) == (None, [], "sleep")
+
+
+def test_a_zombie_that_never_exec_d_keeps_its_peak_and_command_line():
+    """A fork worker that ended: its peak is its own address space's, as last read."""
+    reader = FakeReader()
+    sampler = Sampler(1, 0.0, reader=reader)
+    reader.table = {600: program(600, "python3", IMAGE_A, 200 * MB, activity=10)}
+    sampler.sample()
+    reader.table[600] = program(600, "python3", None, None, activity=11, state="zombie")
+    sampler.sample()
+    (record,) = sampler.processes().values()
+    assert (record.peak_rss_bytes, record.cmdline) == (200 * MB, ["prog-600"])
 
 
 def test_an_unchanging_tree_is_read_less_often_and_a_change_resets_it(kill_later):
