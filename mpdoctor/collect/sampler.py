@@ -379,9 +379,8 @@ class Sampler:
     def sample(self) -> None:
         """One full tick: discover new processes, then re-read every live one."""
         with self._lock:
-            t = self.now_s()
-            self._refresh_live(t)
-            self._discover(t)
+            self._refresh_live()
+            self._discover()
             self.samples_taken += 1
 
     def notice_created(self, names: list[str]) -> None:
@@ -393,7 +392,6 @@ class Sampler:
         """Read only the processes the probe announced since the last look (no /proc scan):
         a spawned child costs the monitor a few small reads, not a tick over the whole tree."""
         with self._lock:
-            t = self.now_s()
             announced = self._announced_keys(listed=False)
             readings = []
             for key in announced:
@@ -402,6 +400,7 @@ class Sampler:
                 reading = self.reader.read(key.pid)
                 if reading is not None and reading.key == key:  # else gone, or pid reused
                     readings.append(reading)
+            t = self.now_s()  # after the reads: see _refresh_live
             for reading in sorted(readings, key=lambda r: (r.key.create_time, r.key.pid)):
                 old = self._live.get(reading.key.pid)
                 if old is not None:  # an older process on this pid ended between ticks
@@ -411,8 +410,8 @@ class Sampler:
     def sample_pid(self, pid: int) -> None:
         """Read one process now (before the monitor reaps it: its zombie's last numbers)."""
         with self._lock:
-            t = self.now_s()
             reading = self.reader.read(pid)
+            t = self.now_s()  # after the read: see _refresh_live
             if reading is None:
                 return
             if reading.key in self._records:
@@ -420,10 +419,15 @@ class Sampler:
             elif reading.ppid == self.root or reading.ppid in self._live:
                 self._add(reading, t)
 
-    def _refresh_live(self, t: float) -> None:
+    def _refresh_live(self) -> None:
         for pid, key in list(self._live.items()):
             record = self._records[key]
             reading = self.reader.read(pid, record.activity)
+            # The time of an observation is taken after it: an end it shows (a zombie, a pid
+            # gone) happened by then. A clock read before it may precede the kill that ended
+            # the process (the sampler thread preempted in between), and the kill would then
+            # look sent after the death (no sender: worker-died for a Pool's own terminate()).
+            t = self.now_s()
             if reading is None or reading.key != key:
                 record.gone_s = t
                 del self._live[pid]
@@ -432,13 +436,14 @@ class Sampler:
                 continue
             self._update(record, reading, t)
 
-    def _discover(self, t: float) -> None:
+    def _discover(self) -> None:
         current = set(self.reader.pids())
         new = current - self._seen_pids
         self._seen_pids = current
         announced = self._announced_keys()
         new.update(k.pid for k in announced)
         pending = [r for pid in new if pid not in self._live and (r := self.reader.read(pid))]
+        t = self.now_s()  # after the reads: see _refresh_live
         # Parents are older than their children: oldest first finds most of a new subtree in
         # one pass; a parent and child started in the same clock tick may need another pass.
         pending.sort(key=lambda r: (r.key.create_time, r.key.pid))

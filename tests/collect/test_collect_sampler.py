@@ -341,3 +341,48 @@ def test_an_unchanging_tree_is_read_less_often_and_a_change_resets_it(kill_later
         assert sampler.samples_taken - before >= 4  # a tree that changes: every 0.25 s again
     finally:
         sampler.stop()
+
+
+class _KillingReader(ProcfsReader):
+    """The real reader, but `victim` is SIGTERMed (and, with `reap`, reaped) just before the
+    read that would see it: as if the sampler's thread had been preempted between taking the
+    tick's time and reading /proc, while the program's Pool.terminate() ran."""
+
+    def __init__(self, victim: subprocess.Popen, reap: bool, after_reads: int = 0):
+        super().__init__()
+        self.victim, self.reap, self.after_reads = victim, reap, after_reads
+        self.ended_at: float | None = None
+
+    def read(self, pid, prev_activity=None):
+        if pid == self.victim.pid and self.ended_at is None:
+            if self.after_reads > 0:
+                self.after_reads -= 1
+            else:
+                time.sleep(0.005)  # the tick's clock, if read before, is now 5 ms old
+                self.ended_at = time.time()
+                self.victim.terminate()
+                if self.reap:
+                    self.victim.wait()
+                else:
+                    wait_for(lambda: procfs.state_letter(self.victim.pid) == "Z")
+        return super().read(pid, prev_activity)
+
+
+@pytest.mark.parametrize("reap", [False, True], ids=["zombie", "gone"])
+def test_an_end_is_never_dated_before_the_signal_that_caused_it(kill_later, reap):
+    """Dated before it, the kill that ended the process looks sent after its death: nobody
+    sent it, and a Pool's own terminate() read as workers dying while it was open."""
+    victim = subprocess.Popen(SLEEP)
+    kill_later(victim)
+    wait_for(lambda: identity.key_of(victim.pid) is not None)
+    t0 = time.time()
+    # gone: seen alive at a first tick, then reaped before the second one reads it
+    reader = _KillingReader(victim, reap, after_reads=1 if reap else 0)
+    sampler = Sampler(os.getpid(), t0, reader=reader)
+    sampler.sample()
+    if reap:
+        sampler.sample()
+    [record] = [r for k, r in sampler.processes().items() if k.pid == victim.pid]
+    ended = record.gone_s if reap else record.zombie_since_s
+    assert reader.ended_at is not None and ended is not None
+    assert ended >= reader.ended_at - t0, (ended, reader.ended_at - t0)
