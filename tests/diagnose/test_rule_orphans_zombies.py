@@ -83,6 +83,23 @@ def test_a_zombie_for_2_s_names_the_parent_that_did_not_reap_it() -> None:
     assert [(loc.role, loc.line, loc.pid) for loc in f.locations] == [("started", 15, 100)]
 
 
+def test_a_zombie_joined_late_says_so_not_that_nobody_waited() -> None:
+    zombie = proc(
+        101,
+        t=0.2,
+        name="Process-1",
+        exit_code=0,
+        zombie_since_s=0.5,
+        zombie_until_s=3.5,
+        exit_seen_by="parent-probe",  # its parent's join() reaped it in the end
+    )
+    [f] = zombie_process.check(evidence(main_proc(), zombie))
+    assert f.message == (
+        "Process-1 (pid 101) exited but stayed a zombie for at least 3.00 s: its parent, the "
+        "main process (pid 100), waited for it (join()) only 3.00 s after it had exited."
+    )
+
+
 def test_zombie_exit_status_is_shown() -> None:
     zombie = proc(101, t=0.2, name="Process-1", exit_code=3, zombie_since_s=0.5, zombie_until_s=3.0)
     [f] = zombie_process.check(evidence(main_proc(), zombie))
@@ -102,7 +119,7 @@ def test_zombie_parent_is_found_by_create_time_when_its_pid_was_reused() -> None
     new_parent = proc(101, t=0.5, name="Process-9", state="sleeping")
     zombie = proc(102, 101, t=0.6, name="Process-9:1", zombie_since_s=1.0, zombie_until_s=4.0)
     [f] = zombie_process.check(evidence(main_proc(), old_parent, new_parent, zombie))
-    assert "its parent, fork-child Process-9 (pid 101), did not" in f.message
+    assert "its parent, fork-child Process-9 (pid 101), " in f.message
 
 
 def _stalled(main_wait: ThreadState) -> HangSnapshot:

@@ -76,9 +76,13 @@ def _finding(proc: ProcessEvidence, parent: ProcessEvidence, evidence: Evidence)
     lasted = _zombie_for(proc)
     since = proc.zombie_since_s or 0.0
     until = proc.zombie_until_s or since
+    if proc.exit_seen_by == "parent-probe" and proc.state != "zombie":  # joined, but late
+        waited = f"waited for it (join()) only {seconds(lasted)} after it had exited"
+    else:
+        waited = "did not wait for it"
     message = (
         f"{label(proc)} exited but stayed a zombie for at least {seconds(lasted)}: its parent, "
-        f"{_parent_text(parent, evidence)}, did not wait for it."
+        f"{_parent_text(parent, evidence)}, {waited}."
     )
     lines = [f"state Z (zombie) from {seconds(since)} to {seconds(until)}"]
     death = death_of(proc)
