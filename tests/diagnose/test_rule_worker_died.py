@@ -87,6 +87,15 @@ def test_an_executor_worker_breaks_the_executor() -> None:
         "The executor was still open and is now broken: every pending future raises "
         "BrokenProcessPool."
     )
+    # not the Pool's advice to switch to the executor it already is
+    assert "BrokenProcessPool" in f.hint.fix and "Use concurrent.futures" not in f.hint.fix
+    assert f.hint.docs.endswith("#concurrent.futures.process.BrokenProcessPool")
+
+
+def test_a_pool_worker_gets_the_pool_advice() -> None:
+    dead = worker(101, signal=9, ended_s=1.3)
+    [f] = worker_died.check(evidence(main_proc(), dead, pools=[pool()]))
+    assert "Use concurrent.futures.ProcessPoolExecutor" in f.hint.fix
 
 
 def test_a_broken_executor_ended_because_of_the_death() -> None:

@@ -17,8 +17,9 @@ RULE_ID = "no-progress"
 
 HINT = Hint(
     fix=(
-        "Read the waits below: the thread waiting on something that will never come is the "
-        "bug. Give every get(), join() and result() a timeout, and check exit codes."
+        "Read the waits listed with this finding: the thread waiting on something that will "
+        "never come is the bug. Give every get(), join() and result() a timeout, and check "
+        "exit codes."
     ),
     why="No process used CPU, started, ended or wrote an event for the whole period.",
     docs="https://docs.python.org/3/library/multiprocessing.html#programming-guidelines",

@@ -42,7 +42,24 @@ HINT = Hint(
         "Pool silently replaces a dead worker and never finishes the task it held, so map() "
         "and get() without a timeout wait forever."
     ),
+    # the way out it recommends
     docs="https://docs.python.org/3/library/concurrent.futures.html#processpoolexecutor",
+)
+# A ProcessPoolExecutor already fails fast: the advice is about the death, and the futures.
+EXECUTOR_HINT = Hint(
+    fix=(
+        "Find why the worker died (the cause above: a signal's sender, an os._exit, memory) and "
+        "catch BrokenProcessPool around result(); recycle workers with max_tasks_per_child "
+        "(3.11+) and give each task less memory when it is the OOM killer."
+    ),
+    why=(
+        "A ProcessPoolExecutor whose worker dies abruptly is broken for good: every pending and "
+        "later future raises BrokenProcessPool, and the executor must be replaced."
+    ),
+    docs=(
+        "https://docs.python.org/3/library/concurrent.futures.html"
+        "#concurrent.futures.process.BrokenProcessPool"
+    ),
 )
 
 _WORKERS = {"pool-worker", "executor-worker"}
@@ -144,7 +161,7 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
         pids=[proc.key.pid for proc, _ in deaths],
         locations=locations,
         evidence=lines,
-        hint=HINT,
+        hint=EXECUTOR_HINT if kind == "ProcessPoolExecutor" else HINT,
     )
 
 
