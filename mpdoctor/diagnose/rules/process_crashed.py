@@ -2,10 +2,12 @@
 or a signal (SIGKILL, SIGSEGV...).
 
 Not findings: the main process (its end is the run's outcome); pool and executor workers
-(worker-died reports those); ends somebody asked for (a Pool's terminate, Process.terminate(),
-mpdoctor's tear-down, Ctrl-C); the resource tracker's exit code, which only says it cleaned up
-leaks (leaked-resource reports those); and the exit codes of programs that multiprocessing did
-not start (`subprocess.run(["grep", ...])` returns 1 to a caller that checks it).
+(worker-died reports those); a Manager's server whose death broke proxies the program still
+used (manager-gone reports it); ends somebody asked for (a Pool's terminate,
+Process.terminate(), mpdoctor's tear-down, Ctrl-C); the resource tracker's exit code, which only
+says it cleaned up leaks (leaked-resource reports those); and the exit codes of programs that
+multiprocessing did not start (`subprocess.run(["grep", ...])` returns 1 to a caller that
+checks it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mpdoctor.diagnose.exits import (
 )
 from mpdoctor.diagnose.family import label, parent_of, short_label, start_location
 from mpdoctor.diagnose.roles import classify_all
+from mpdoctor.diagnose.rules.manager_gone import explained_server_deaths
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
 from mpdoctor.model import Finding, Hint
@@ -69,8 +72,9 @@ _CRASH_SIGNALS = {4, 6, 7, 8, 9, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGKILL SIG
 def check(evidence: Evidence) -> list[Finding]:
     findings = []
     roles = classify_all(evidence)
+    explained = explained_server_deaths(evidence)  # manager-gone names them
     for proc in evidence.processes.values():
-        if proc.key == evidence.main:
+        if proc.key == evidence.main or proc.key in explained:
             continue
         death = death_of(proc)
         if death is None or is_deliberate(proc, death) or named_cause(proc):
