@@ -193,6 +193,7 @@ class UnpicklableEvent(Event):
     awaited: bool = False
     function: str | None = None
     raised: RaisedClass | None = None
+    dropped: bool = False
 
 
 @dataclass
@@ -459,6 +460,7 @@ def _unpicklable(d: dict[str, Any], base: dict[str, Any]) -> UnpicklableEvent:
         awaited=d.get("awaited") is True,
         function=_str(d, "function"),
         raised=_raised(d.get("exception")),
+        dropped=d.get("dropped") is True,
     )
 
 

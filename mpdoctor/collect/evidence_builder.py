@@ -385,6 +385,7 @@ class _Builder:
                 awaited=ev.awaited,
                 function=ev.function,
                 raised=ev.raised,
+                dropped=ev.dropped,
             )
             for stream in self.inp.streams
             for ev in stream.of(UnpicklableEvent)

@@ -82,6 +82,8 @@ class PicklingEvidence:
     awaited: bool = False  # that call only waited for the result: not where it was sent
     function: str | None = None  # the task's function (results)
     raised: RaisedClass | None = None  # what == "exception"
+    # a Queue's feeder thread failed to send what put() had buffered, and dropped it
+    dropped: bool = False
 
 
 @dataclass

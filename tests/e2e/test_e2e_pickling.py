@@ -258,3 +258,30 @@ def test_guardless_executor_is_a_missing_guard(tmp_path):
     finding = data["findings"][0]
     assert ("module-level", "guardless_executor.py", 13) in _cited(finding)
     assert data["_returncode"] == 1  # BrokenProcessPool, as plain python
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_queue_put_dropped_by_the_feeder_thread(tmp_path, method):
+    """Queue.put() returns before its feeder thread pickles the object; the failure, printed by
+    that thread, names the member (not the put() line: noting it would cost every put()). The
+    consumer's Empty follows from it (a finding about the child only); the exit status and
+    output are the program's."""
+    script = PROGRAMS / "queue_put_unpicklable.py"
+    data = _report(tmp_path, script, None, "--start-method", method)
+    assert data["_returncode"] == 0, data["_stderr"][-3000:]
+    [finding] = [f for f in data["findings"] if f["id"] == "unpicklable-object"]
+    assert finding["evidence"][0].startswith("object -> Box.items[2] (_thread.lock): TypeError")
+    assert finding["message"].startswith("Queue.put() failed: ")
+    assert "dropped the item" in finding["message"]
+    main_pid = data["processes"][0]["pid"]
+    assert finding["pids"] == [main_pid]
+    others = [f for f in data["findings"] if f is not finding]
+    assert all(main_pid not in f["pids"] for f in others), others  # the consumer's only
+    # the feeder thread's traceback (and the consumer's) are printed as plain python prints them
+    launcher = ROOT / "tests" / "donoharm" / "with_start_method.py"
+    plain = subprocess.run(
+        [sys.executable, str(launcher), method, str(script)],
+        capture_output=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert b"TypeError: cannot pickle '_thread.lock' object" in plain.stderr
+    assert data["_stderr"].encode().startswith(plain.stderr)

@@ -34,6 +34,7 @@ WATCHED = {
     "multiprocessing.process",
     "multiprocessing.util",
     "multiprocessing.pool",
+    "multiprocessing.queues",
     "multiprocessing.resource_tracker",
     "multiprocessing.synchronize",
     "concurrent.futures.process",

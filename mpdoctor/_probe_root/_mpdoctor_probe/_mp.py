@@ -44,6 +44,7 @@ _ORDER = (
     "multiprocessing.process",
     "multiprocessing.util",
     "multiprocessing.pool",
+    "multiprocessing.queues",
     "concurrent.futures.process",
     "multiprocessing.resource_tracker",
     "multiprocessing.synchronize",
@@ -152,6 +153,10 @@ def on_import(name: str, module) -> None:
         from . import _watches
 
         _watches.watch_pool(module)
+    elif name == "multiprocessing.queues":
+        from . import _watches
+
+        _watches.watch_queues(module)
     elif name == "concurrent.futures.process":
         from . import _watches
 

@@ -1,11 +1,16 @@
 """Pickling failures: what could not be sent, every member that fails, and where it was sent.
 
-Three places see one, none of them on the program's normal path:
+Four places see one, none of them on the program's normal path:
 
 * An uncaught exception whose traceback passes through multiprocessing.reduction's dump or
   dumps (`_failures.record_uncaught`, at exit): a Pool task, a spawn Process, an executor
-  call item or anything the program sent over a Connection. The object is still the `obj`
-  argument of that frame (the frame ended with the exception, so its locals stay as they were).
+  call item or anything the program sent over a Connection or a SimpleQueue. The object is
+  still the `obj` argument of that frame (the frame ended with the exception, so its locals
+  stay as they were).
+* A Queue's feeder thread failing to pickle what the program put (`_feed` catches it, prints
+  it and drops the item; put() returned long before): `_mp` calls `after_feeder_error` from
+  `is_exiting()`, which `_feed` calls only on that path. The put() line is not known: noting it
+  at every put() would slow the program's hot path.
 * A pool worker building `MaybeEncodingError` (its result, or its exception, could not be sent
   back), and the `ExceptionWithTraceback` of a Pool or ProcessPoolExecutor worker (an exception
   about to be sent back: the parent rebuilds it as `cls(*exc.args)`, and one that cannot be
@@ -24,29 +29,43 @@ from _mpdoctor_probe._search import find_unpicklable
 
 
 def after_uncaught(exc) -> None:
+    frames, lines = _traceback(exc)
+    index = _dump_index(frames)
+    if index is None:
+        return
+    obj = frames[index].f_locals.get("obj")
+    api, site, awaited = _call_site(frames[:index], lines)
+    what, roots = _roots(obj, frames[:index])
+    _emit(what, exc, roots, api=api, site=site, awaited=awaited)
+
+
+def _traceback(exc):
+    """([frame], [line]) of the exception's traceback, outermost first. The line is the
+    traceback's: a frame that ran on (a `finally:` block, an exit handler) has moved since."""
     tb = exc.__traceback__
-    frames = []
+    frames, lines = [], []
     while tb is not None:
         frames.append(tb.tb_frame)
+        lines.append(tb.tb_lineno)
         tb = tb.tb_next
+    return frames, lines
+
+
+def _dump_index(frames):
+    """Index of the last frame of multiprocessing.reduction's dump or dumps, or None."""
     reduction = sys.modules.get("multiprocessing.reduction")
     if reduction is None:
-        return
+        return None
     dump_file = reduction.__file__
     index = None
     for i, frame in enumerate(frames):
         code = frame.f_code
         if code.co_filename == dump_file and code.co_name in ("dump", "dumps"):
             index = i
-    if index is None:
-        return
-    obj = frames[index].f_locals.get("obj")
-    api, site, awaited = _call_site(frames[:index])
-    what, roots = _roots(obj, frames[:index])
-    _emit(what, exc, roots, api=api, site=site, awaited=awaited)
+    return index
 
 
-def _call_site(frames):
+def _call_site(frames, lines):
     """(api, site, awaited): the program's last frame before multiprocessing took over, and
     the call it made there ("Pool.map"; awaited when that call only waited for the result)."""
     fs = _stack.files()
@@ -62,8 +81,27 @@ def _call_site(frames):
             else:
                 api = _UNBOUND.get(name, name)
             awaited = name in ("get", "wait", "result", "__get_result", "next", "__next__")
-            return api, _stack.site(user), awaited
+            code = user.f_code
+            site = {"file": code.co_filename, "line": lines[i - 1], "function": code.co_name}
+            return api, site, awaited
     return None, None, False
+
+
+def after_feeder_error(exiting) -> None:
+    """A Queue's feeder thread is handling an error (`_feed`'s `except`, about to print it, or
+    to drop it silently when the process is exiting). A pickling failure is recorded with what
+    was put and its members; the item never reaches get()."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return
+    frames, _lines = _traceback(exc)
+    index = _dump_index(frames)
+    if index is None:
+        return  # not a pickling failure (a broken pipe, a closed queue)
+    obj = frames[index].f_locals.get("obj")  # dumps ended with the exception: a dead frame
+    if type(obj).__name__ == "_CallItem":
+        return  # ProcessPoolExecutor fails the call's future itself: after_uncaught names it
+    _emit("object", exc, [("object", obj)], api="Queue.put", dropped=True)
 
 
 _UNBOUND = {"result_iterator": "Executor.map", "result": "Future.result"}
@@ -297,7 +335,7 @@ class _Described:
 
 
 def _emit(what, error, roots, api=None, site=None, awaited=False, task=None, raised=None,
-          rebuild=None):  # fmt: skip
+          rebuild=None, dropped=False):  # fmt: skip
     members, truncated = find_unpicklable(roots) if roots else ([], False)
     fields = {
         "what": what,
@@ -308,6 +346,8 @@ def _emit(what, error, roots, api=None, site=None, awaited=False, task=None, rai
         "site": site,
         "awaited": awaited,
     }
+    if dropped:
+        fields["dropped"] = True  # sent later by a Queue's feeder thread, which dropped it
     if task is not None and type(task) is tuple and len(task) == 5:
         fields["function"] = _function_name(task)
     if raised is not None:
@@ -332,9 +372,10 @@ def _error_text(error):
     if isinstance(error, str):
         return error
     try:
-        return "%s: %s" % (type(error).__name__, error)
+        text = str(error)
     except Exception:
-        return type(error).__name__
+        text = ""
+    return "%s: %s" % (type(error).__name__, text) if text else type(error).__name__
 
 
 def _init_signature(cls):

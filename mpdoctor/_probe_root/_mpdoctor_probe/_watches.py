@@ -1,7 +1,8 @@
-"""Pool and executor ends, seen through writes to a few attributes of their classes.
+"""Pool and executor ends, seen through writes to a few attributes of their classes; a Queue's
+feeder thread failing to send what put() accepted.
 
-Installed when multiprocessing.pool or concurrent.futures.process is imported (by `_mp`), so a
-spawned child that runs no pool never loads it.
+Installed when multiprocessing.pool, concurrent.futures.process or multiprocessing.queues is
+imported (by `_mp`), so a spawned child that uses none of them never loads it.
 """
 
 import sys
@@ -132,3 +133,40 @@ class _Watch:
 def watch(cls, name, filter, callback, module="_pools") -> None:
     if name not in cls.__dict__:
         setattr(cls, name, _Watch(name, filter, callback, module))
+
+
+def watch_queues(queues) -> None:
+    """multiprocessing.queues was just imported: see Queue.put() failures that happen later.
+
+    `Queue.put()` only appends the object to a buffer; its feeder thread pickles it later, and
+    when that fails `_feed` catches the error, calls `is_exiting()` (only on that path), then
+    `_on_queue_feeder_error`, which prints the traceback: put() returned long ago, and the item
+    is dropped. `queues.is_exiting` (a module global `_feed` looks up at call time) becomes a
+    function that returns the original's answer after `_pickling.after_feeder_error` has looked
+    at the error being handled, when its caller is `_feed`.
+
+    Nothing is added to put() itself: noting each caller's line there cost about 1 us a put
+    (the program's hot path, +50 % for a small object), so the finding names what failed and
+    why, not the put() line."""
+    is_exiting = queues.is_exiting
+    if getattr(is_exiting, "_mpdoctor", False):
+        return
+    feed_code = queues.Queue._feed.__code__
+    getframe = sys._getframe
+    hooks = sys.modules["_mpdoctor_probe._mp"]  # what loaded this module
+
+    def noted_is_exiting():
+        exiting = is_exiting()
+        if probe.on:
+            try:
+                caller = getframe(1)
+            except Exception:
+                caller = None
+            if caller is not None and caller.f_code is feed_code:
+                hooks.call_lazily("_pickling", "after_feeder_error", exiting)
+        return exiting
+
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(noted_is_exiting, attr, getattr(is_exiting, attr, None))
+    noted_is_exiting._mpdoctor = True
+    queues.is_exiting = noted_is_exiting

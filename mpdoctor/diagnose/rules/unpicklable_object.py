@@ -2,7 +2,9 @@
 
 Locks, generators, open files, database connections, multiprocessing's own Lock and Queue
 (which may only be inherited): the probe's search names the path of every failing member
-(`args[0] -> Counter.guard`), not only the first one the pickler tripped on.
+(`args[0] -> Counter.guard`), not only the first one the pickler tripped on. A Queue pickles
+in its feeder thread after put() has returned: the item is dropped, which the message says (a
+get() waiting for it then times out or never returns).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def _finding(failure: PicklingEvidence, objects: list[UnpicklableMember]) -> Fin
         types = sorted({m.type for m in objects})
         subject = f"{plural(len(objects), 'member')} cannot be pickled ({', '.join(types)})"
     locations = [loc] if (loc := call_location(failure)) else []
+    dropped = (
+        " put() had already returned: the queue's feeder thread pickles in the background, and it"
+        " dropped the item, so no get() receives it."
+        if failure.dropped
+        else ""
+    )
     return Finding(
         id=RULE_ID,
         severity="error",
@@ -59,7 +67,7 @@ def _finding(failure: PicklingEvidence, objects: list[UnpicklableMember]) -> Fin
         title=f"{sender(failure)} cannot send a {first.type}"
         if len(objects) == 1
         else f"{sender(failure)} cannot send {len(objects)} members",
-        message=f"{call} failed: {subject}. Python raised {failure.error}.",
+        message=f"{call} failed: {subject}. Python raised {failure.error}.{dropped}",
         pids=[failure.pid],
         locations=locations,
         evidence=member_lines(objects, failure.truncated),
