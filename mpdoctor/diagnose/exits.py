@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from mpdoctor.diagnose.evidence import Evidence, KillEvidence, ProcessEvidence
 from mpdoctor.diagnose.family import describe as describe_process
-from mpdoctor.diagnose.family import parent_of, process_at
+from mpdoctor.diagnose.family import parent_of, process_at, start_location
 from mpdoctor.diagnose.signals import SIGINT, SIGKILL, SIGTERM, signal_name
 from mpdoctor.diagnose.tracebacks import short_type
 from mpdoctor.diagnose.wording import human_bytes, location, plural, seconds, where
@@ -77,6 +77,14 @@ def kill_location(proc: ProcessEvidence, death: Death) -> Location | None:
     if kill is None or kill.site is None:
         return None
     return location("killed", kill.site, kill.sender_pid)
+
+
+def start_and_kill_locations(
+    proc: ProcessEvidence, death: Death, evidence: Evidence
+) -> list[Location]:
+    """Where `proc` was started and, when a probed process killed it, the line that did."""
+    found = (start_location(proc, evidence), kill_location(proc, death))
+    return [loc for loc in found if loc is not None]
 
 
 def is_deliberate(proc: ProcessEvidence, death: Death) -> bool:

@@ -32,10 +32,10 @@ from mpdoctor.diagnose.exits import (
     describe,
     died_at,
     is_deliberate,
-    kill_location,
     killer_of,
+    start_and_kill_locations,
 )
-from mpdoctor.diagnose.family import label, short_label, start_location
+from mpdoctor.diagnose.family import label, short_label
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.signals import SIGKILL
 from mpdoctor.diagnose.tracebacks import exception_text, user_frame
@@ -140,12 +140,7 @@ def check(evidence: Evidence) -> list[Finding]:
         title = "a Manager proxy used after its server " + (
             "was killed" if death.signal is not None else "died"
         )
-        started = start_location(server, evidence)
-        if started is not None:
-            locations.append(started)
-        killed = kill_location(server, death)
-        if killed is not None:
-            locations.append(killed)
+        locations += start_and_kill_locations(server, death, evidence)
         lines += [f"server {short_label(server)}: {line}" for line in status]
         hint = _server_hint(server, death, evidence)
     elif end is not None and end.site is not None:

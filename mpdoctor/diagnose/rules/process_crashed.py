@@ -21,11 +21,11 @@ from mpdoctor.diagnose.exits import (
     death_of,
     describe,
     is_deliberate,
-    kill_location,
     killer_of,
     sender_unknowable,
+    start_and_kill_locations,
 )
-from mpdoctor.diagnose.family import label, parent_of, short_label, start_location
+from mpdoctor.diagnose.family import label, parent_of, short_label
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.rules.manager_gone import explained_server_deaths
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
@@ -127,12 +127,7 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
         title = f"{short} {_short_how(how)}"
     if proc.target:
         message = message[:-1] + f" (target {proc.target})."
-    started = start_location(proc, evidence)
-    if started is not None:
-        locations.append(started)
-    killed = kill_location(proc, death)
-    if killed is not None:
-        locations.append(killed)
+    locations += start_and_kill_locations(proc, death, evidence)
     lines.insert(0, f"role: {role}")
     weak = sender_unknowable(proc, death, evidence)
     if weak:
