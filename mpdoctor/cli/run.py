@@ -111,7 +111,9 @@ def run(
 
     target = _target(Target, program or [], module, exec_command)
     if report is not None:
-        _check_writable(report)
+        from mpdoctor.render.json_report import check_writable
+
+        check_writable(report)
     options = RunOptions(
         python=python,
         mp_log=mp_log.value,
@@ -148,30 +150,6 @@ def _target(target_cls, program: list[str], module: str | None, exec_command: bo
     if exec_command:
         return target_cls.command(program)
     return target_cls.script(program[0], program[1:])
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse an unwritable --report before the program runs, not after."""
-    import os
-
-    if path.is_dir():
-        raise UsageError(f"--report {path}: is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise UsageError(f"--report {path}: {parent} {what}")
-    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
-        if not os.access(path, os.W_OK):
-            raise UsageError(f"--report {path}: not writable")
-        return
-    # The report replaces the file through a new one beside it: try that now. os.access would
-    # say yes to root in /proc or on a read-only mount.
-    trial = parent / f".{path.name}.{os.getpid()}.trial"
-    try:
-        os.close(os.open(trial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.unlink(trial)
-    except OSError as exc:
-        raise UsageError(f"--report {path}: not writable ({exc.strerror or exc})") from None
 
 
 def _stack_signal(text: str) -> int:

@@ -23,6 +23,9 @@ _LINUX_RTMIN, _LINUX_RTMAX = 34, 64
 SIGINT = 2
 SIGKILL = 9
 SIGTERM = 15
+# Raised by a crash of the process's own code (native code, an abort): SIGILL SIGABRT SIGBUS
+# SIGFPE SIGSEGV, Linux numbers.
+FAULT_SIGNALS = frozenset({4, 6, 7, 8, 11})
 
 
 def signal_name(num: int, platform: str = "linux") -> str:

@@ -49,7 +49,7 @@ def write_report(report: Report, path: str | PathLike[str]) -> None:
     text = dumps(report).encode("utf-8")
     target = Path(path)
     try:
-        if target.is_symlink() or (target.exists() and not target.is_file()):
+        if _written_in_place(target):
             with open(target, "wb") as f:
                 f.write(text)
             return
@@ -64,6 +64,32 @@ def write_report(report: Report, path: str | PathLike[str]) -> None:
             raise
     except OSError as exc:
         raise UsageError(f"cannot write report {path}: {exc.strerror or exc}") from exc
+
+
+def _written_in_place(target: Path) -> bool:
+    """A symlink, `/dev/stdout`, a FIFO: written through, never replaced by a new file."""
+    return target.is_symlink() or (target.exists() and not target.is_file())
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a report path `write_report` cannot write (`--report`, before the program runs),
+    trying what it will do: os.access says yes to root in /proc or on a read-only mount."""
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise UsageError(f"--report {path}: {parent} {what}")
+    if _written_in_place(path):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UsageError(f"--report {path}: not writable")
+        return
+    trial = parent / f".{path.name}.{os.getpid()}.trial"  # as the new file beside it
+    try:
+        os.close(os.open(trial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(trial)
+    except OSError as exc:
+        raise UsageError(f"--report {path}: not writable ({exc.strerror or exc})") from None
 
 
 def load_report(path: str | PathLike[str]) -> Report:

@@ -8,7 +8,7 @@ Four places see one, none of them on the program's normal path:
   still the `obj` argument of that frame (the frame ended with the exception, so its locals
   stay as they were).
 * A Queue's feeder thread failing to pickle what the program put (`_feed` catches it, prints
-  it and drops the item; put() returned long before): `_mp` calls `after_feeder_error` from
+  it and drops the item; put() returned long before): `_watches` calls `after_feeder_error` from
   `is_exiting()`, which `_feed` calls only on that path. The put() line is not known: noting it
   at every put() would slow the program's hot path.
 * A pool worker building `MaybeEncodingError` (its result, or its exception, could not be sent

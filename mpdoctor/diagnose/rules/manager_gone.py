@@ -37,7 +37,7 @@ from mpdoctor.diagnose.exits import (
 )
 from mpdoctor.diagnose.family import label, short_label
 from mpdoctor.diagnose.roles import classify_all
-from mpdoctor.diagnose.signals import SIGKILL
+from mpdoctor.diagnose.signals import FAULT_SIGNALS, SIGKILL
 from mpdoctor.diagnose.tracebacks import exception_text, user_frame
 from mpdoctor.diagnose.wording import location, where
 from mpdoctor.model import Finding, Hint
@@ -98,8 +98,6 @@ CRASHED_HINT = replace(
     ),
     why=_SERVER_WHY,
 )
-
-_FAULT_SIGNALS = {4, 6, 7, 8, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGSEGV: a crash
 
 # Deliberate kills (exits.DELIBERATE_VIA) that still kill a manager behind its proxies' back.
 _PROGRAM_KILLS = frozenset({"process-terminate", "user"})
@@ -238,7 +236,7 @@ def _server_hint(server: ProcessEvidence, death: Death, evidence: Evidence) -> H
         return KILLED_HINT
     if death.signal == SIGKILL and evidence.cgroup_oom_kills != 0:
         return OOM_HINT  # the OOM killer is possible (uncounted) or proven
-    if death.signal is not None and death.signal not in _FAULT_SIGNALS:
+    if death.signal is not None and death.signal not in FAULT_SIGNALS:
         return KILLED_OUTSIDE_HINT
     return CRASHED_HINT
 

@@ -28,6 +28,7 @@ from mpdoctor.diagnose.exits import (
 from mpdoctor.diagnose.family import label, parent_of, short_label
 from mpdoctor.diagnose.roles import classify_all
 from mpdoctor.diagnose.rules.manager_gone import explained_server_deaths
+from mpdoctor.diagnose.signals import FAULT_SIGNALS, SIGKILL
 from mpdoctor.diagnose.tracebacks import clipped_traceback, exception_text, short_type, user_frame
 from mpdoctor.diagnose.wording import location, where
 from mpdoctor.model import Finding, Hint
@@ -60,13 +61,12 @@ FAULT_HINT = replace(
     "ctypes, a library that is not fork-safe under the fork start method): run with "
     "PYTHONFAULTHANDLER=1 to get the child's stack, or try the spawn start method.",
 )
-_FAULT_SIGNALS = {4, 6, 7, 8, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGSEGV
 
 _WORKERS = {"pool-worker", "executor-worker"}
 # Roles multiprocessing (or os.fork) created: their exit codes are nobody's deliberate answer.
 _MP_STARTED = {"fork-child", "spawn-child", "forkserver-child", "manager", "forkserver"}
 # Signals that mean a crash whoever started the process.
-_CRASH_SIGNALS = {4, 6, 7, 8, 9, 11}  # SIGILL SIGABRT SIGBUS SIGFPE SIGKILL SIGSEGV
+_CRASH_SIGNALS = FAULT_SIGNALS | {SIGKILL}
 
 
 def check(evidence: Evidence) -> list[Finding]:
@@ -146,9 +146,9 @@ def _finding(proc: ProcessEvidence, death: Death, role: str, evidence: Evidence)
 
 
 def _hint(death: Death, sender_known: bool) -> Hint:
-    if death.signal == 9 and not sender_known:
+    if death.signal == SIGKILL and not sender_known:
         return SIGKILL_HINT
-    if death.signal in _FAULT_SIGNALS and not sender_known:
+    if death.signal in FAULT_SIGNALS and not sender_known:
         return FAULT_HINT
     return HINT
 
