@@ -155,26 +155,82 @@ def _process_tree(
     for finding in findings:
         for pid in finding.pids:
             named.setdefault(pid, []).append(finding)
+    children = _children_by_parent(processes)
     tree = Tree(Text("processes", style="bold"), guide_style="dim")
-    nodes: dict[int, list[tuple[ProcessInfo, Tree]]] = {}  # by pid, in listing order
-    for proc in processes:
-        parent = _parent_node(proc, nodes)
-        line = _process_line(proc, platform, named.get(proc.pid, []))
-        if proc.pid in new:
-            line.append(" new", style="bold green")
-        nodes.setdefault(proc.pid, []).append((proc, (parent or tree).add(line)))
+    pending: list[tuple[Tree, list[ProcessInfo]]] = [(tree, children.get(None, []))]
+    while pending:
+        node, procs = pending.pop()
+        for run in _runs(procs, children, named, new, platform):
+            if len(run) > FOLD_AT:
+                node.add(_process_line(run[0], platform, []))
+                node.add(_process_line(run[1], platform, []))
+                node.add(_fold_line(run[2:-1], platform))
+                run = run[-1:]
+            for proc in run:
+                line = _process_line(proc, platform, named.get(proc.pid, []))
+                if proc.pid in new:
+                    line.append(" new", style="bold green")
+                pending.append((node.add(line), children.get(id(proc), [])))
     return tree
 
 
-def _parent_node(
-    proc: ProcessInfo, nodes: dict[int, list[tuple[ProcessInfo, Tree]]]
-) -> Tree | None:
-    """The node of the parent: the latest process listed before with pid == ppid (the report
-    lists parents before children; a reused pid's later holder is the one created before)."""
-    for candidate, node in reversed(nodes.get(proc.ppid, ())):
-        if candidate.create_time <= proc.create_time:
-            return node
-    return None
+# A run of more than this many alike siblings prints as its first two, one line counting the
+# rest, and its last: a Pool with maxtasksperchild=1 can start thousands of workers, a CI log
+# wants the ones that differ. The JSON report lists every process.
+FOLD_AT = 8
+
+
+def _children_by_parent(processes: list[ProcessInfo]) -> dict[int | None, list[ProcessInfo]]:
+    """Each process's children in listing order, keyed by id() of the parent's ProcessInfo
+    (None: the roots). A parent is the latest process listed before with pid == ppid created no
+    later (the report lists parents before children; a reused pid's later holder is the one
+    created before)."""
+    by_pid: dict[int, list[ProcessInfo]] = {}
+    children: dict[int | None, list[ProcessInfo]] = {}
+    for proc in processes:
+        parent = next(
+            (c for c in reversed(by_pid.get(proc.ppid, ())) if c.create_time <= proc.create_time),
+            None,
+        )
+        children.setdefault(None if parent is None else id(parent), []).append(proc)
+        by_pid.setdefault(proc.pid, []).append(proc)
+    return children
+
+
+def _runs(
+    procs: list[ProcessInfo],
+    children: dict[int | None, list[ProcessInfo]],
+    named: dict[int, list[Finding]],
+    new: set[int] | frozenset[int],
+    platform: str,
+) -> list[list[ProcessInfo]]:
+    """`procs` cut into runs of consecutive alike siblings: the same role and state, no
+    finding, no children, not new. Any other process is a run of its own."""
+    runs: list[list[ProcessInfo]] = []
+    last_key: tuple[str, str] | None = None
+    for proc in procs:
+        plain = proc.pid not in named and proc.pid not in new and id(proc) not in children
+        key = (proc.role, exit_text(proc, platform)) if plain else None
+        if key is not None and key == last_key:
+            runs[-1].append(proc)
+        else:
+            runs.append([proc])
+        last_key = key
+    return runs
+
+
+def _fold_line(folded: list[ProcessInfo], platform: str) -> Text:
+    """ "... 295 more pool-worker processes, each exited 0 (ForkPoolWorker-3 ...
+    ForkPoolWorker-297, pids 1203 to 1497)" for the middle of a long run."""
+    first, last = folded[0], folded[-1]
+    line = Text()
+    line.append(f"... {len(folded)} more ")
+    line.append(first.role, style="bold")
+    line.append(" processes, each ")
+    state_style = "bold red" if abnormal(first) else _STATE_STYLE.get(first.state, "")
+    line.append(exit_text(first, platform), style=state_style)
+    line.append(f" ({first.name} ... {last.name}, pids {first.pid} to {last.pid})", style="dim")
+    return line
 
 
 def _process_line(proc: ProcessInfo, platform: str, findings: list[Finding]) -> Text:

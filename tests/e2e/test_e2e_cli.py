@@ -275,3 +275,34 @@ def test_the_programs_pythonpath_never_replaces_mpdoctors_own_libraries(tmp_path
     result = run_mpdoctor(["run", "--mp-log", "off", str(script)], env=env)
     assert (result.returncode, result.stdout) == (0, b"True\n"), result.stderr
     assert b"Traceback" not in result.stderr and b"no findings" in result.stderr
+
+
+def test_long_runs_of_alike_children_fold_around_the_one_that_failed(tmp_path):
+    report = tmp_path / "r.json"
+    program = ROOT / "tests" / "e2e" / "programs" / "many_children_one_fails.py"
+    result = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), str(program)])
+    assert result.returncode == 0
+    tree = result.stderr.decode().split("\nprocesses\n")[1].split("\n\n")[0].splitlines()
+    children = json.loads(report.read_text())["processes"][1:]
+    assert [p["name"] for p in children] == [f"ForkProcess-{i}" for i in range(1, 21)]
+    pids = [p["pid"] for p in children]
+    rows = [line.split("── ", 1)[1] for line in tree[1:]]
+    # 9 alike before the failed one: the first two, 6 counted, the last; the same after it
+    assert [row.split(":")[0] for row in rows] == [
+        f"fork-child {pids[0]} ForkProcess-1",
+        f"fork-child {pids[1]} ForkProcess-2",
+        f"... 6 more fork-child processes, each exited 0 (ForkProcess-3 ... ForkProcess-8, pids "
+        f"{pids[2]} to {pids[7]})",
+        f"fork-child {pids[8]} ForkProcess-9",
+        f"fork-child {pids[9]} ForkProcess-10",
+        f"fork-child {pids[10]} ForkProcess-11",
+        f"fork-child {pids[11]} ForkProcess-12",
+        f"... 7 more fork-child processes, each exited 0 (ForkProcess-13 ... ForkProcess-19, pids "
+        f"{pids[12]} to {pids[18]})",
+        f"fork-child {pids[19]} ForkProcess-20",
+    ]
+    assert "exited 3" in rows[4] and rows[4].endswith("[process-crashed]")
+    assert (
+        run_mpdoctor(["report", str(report)]).stderr
+        == result.stderr[result.stderr.index("─".encode()) :]
+    )
