@@ -274,10 +274,15 @@ class _Monitor:
         forwarded = False
         if target_alive:
             self.sampler.sample()  # the snapshot first: the signal may end everything
-            if got.external:
-                self._examine_if_stalled("signal")
-            elif self.hang is None and self.hangs and self.hangs.reported_stall is not None:
-                self.hang = self.hangs.reported_stall  # Ctrl-C on a tree reported stalled
+            # What a report already said stands: a signal sent to the whole group (Ctrl-C, a
+            # CI runner, `timeout`) is ending the tree while we look, and its deaths read as
+            # progress. A proven deadlock kept by --keep-going is never replaced.
+            if self.hang is None:
+                reported = self.hangs.reported_stall if self.hangs is not None else None
+                if got.external:
+                    self._examine_if_stalled("signal")
+                if reported is not None:
+                    self.hang = reported
         if got.external:
             if target_alive:
                 try:

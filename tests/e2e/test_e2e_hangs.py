@@ -169,6 +169,44 @@ def test_a_stall_is_written_to_the_report_at_once(tmp_path) -> None:
     assert _leftovers(f"{sample} 30") == []
 
 
+@pytest.mark.parametrize(
+    ("sample", "options", "finding"),
+    [
+        ("long_sleep.py", ("--hang-after", "1"), "no-progress"),
+        ("join_deadlock.py", ("--keep-going",), "join-deadlock"),
+    ],
+)
+def test_a_group_signal_keeps_what_was_reported(tmp_path, sample, options, finding) -> None:
+    """A CI runner or `timeout` signals the whole process group: the program is already dying
+    when mpdoctor looks, and the final report still has what the interim one said."""
+    report = tmp_path / "report.json"
+    argv = mpdoctor_argv("run", "--mp-log", "off", *options, "--report", str(report))
+    proc = subprocess.Popen(
+        [*argv, str(SAMPLES / sample), "30"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if report.exists() and finding in report.read_text():
+                break
+            time.sleep(0.1)
+        assert json.loads(report.read_text())["outcome"]["status"] == "running"
+        os.killpg(proc.pid, signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    final = json.loads(report.read_text())
+    assert final["outcome"]["status"] == "signaled", err.decode(errors="replace")
+    assert finding in {f["id"] for f in final["findings"]}, err.decode(errors="replace")
+    assert finding in err.decode(errors="replace").rsplit(RULE + " mpdoctor", 2)[-2]
+    assert _leftovers(f"{sample} 30") == []
+
+
 def test_a_kill_before_hang_after_is_no_hang(tmp_path) -> None:
     """A sleeping program signalled (a CI cancel) before --hang-after has passed gets no
     `no-progress` finding: it had not stalled for the time that defines one."""
