@@ -124,6 +124,15 @@ def test_a_polling_loop_is_reported_while_it_runs_then_stopped_by_the_timeout(tm
     assert "no-progress" not in {f["id"] for f in data["findings"]}
 
 
+def test_a_timed_get_retried_forever_is_a_polling_loop(tmp_path) -> None:
+    program = ROOT / "tests" / "e2e" / "programs" / "poll_get_timeout.py"
+    result, data, stderr = _run(tmp_path, "--hang-after", "2", "--timeout", "5", str(program))
+    assert result.returncode == 124, stderr
+    [finding] = [f for f in data["findings"] if f["id"] == "orphaned-wait"]
+    assert finding["certainty"] == "suspected"
+    assert ("poll_get_timeout.py", 20, "blocked") in _cited(data)
+
+
 @pytest.mark.parametrize("name", ["join_with_drain_thread", "long_sleep", "busy_workers"])
 def test_a_program_that_only_looks_stuck_is_left_alone(tmp_path, name) -> None:
     sample = read_sample(SAMPLES / f"{name}.py")

@@ -9,6 +9,8 @@ no progress, the process polls an empty pipe only it holds, and a child of it ha
 
 from __future__ import annotations
 
+import re
+
 from mpdoctor.diagnose.evidence import Evidence, HangSnapshot, ProcessEvidence
 from mpdoctor.diagnose.exits import death_of
 from mpdoctor.diagnose.exits import describe as describe_death
@@ -89,7 +91,13 @@ def _ended_children(evidence: Evidence, proc: ProcessEvidence) -> list[ProcessEv
     ]
 
 
-_POLLS = (".empty()", ".qsize()", ".poll(", ".get_nowait()", ".get(block=False")
+# A line that asks a queue or connection whether data came: empty(), qsize(), poll(),
+# get_nowait(), and get() with a timeout or without blocking (`get(timeout=0.1)`,
+# `get(True, 1)`, `get(block=False)`, `get(False)`), the commonest retry loop.
+_POLLS = re.compile(
+    r"\.(?:empty\(\)|qsize\(\)|poll\(|get_nowait\(\)"
+    r"|get\(\s*(?:timeout\s*=|block\s*=|(?:True|1)\s*,|False\b|0\s*[,)]))"
+)
 
 
 def _polling(evidence: Evidence, snap: HangSnapshot) -> list[Finding]:
@@ -127,6 +135,6 @@ def _polling_line(snap: HangSnapshot, frame):
 
     for number in range(frame.line, max(0, frame.line - 4), -1):
         text = snap.sources.get((frame.file, number), "")
-        if any(p in text for p in _POLLS):
+        if _POLLS.search(text):
             return Frame(frame.file, number, frame.function)
     return None
