@@ -22,12 +22,30 @@ def is_library(path: str) -> bool:
 
 
 def user_frame(frames: list[Frame]) -> Frame | None:
-    """The innermost frame outside the standard library, installed packages and the probe;
-    the innermost frame when every frame is library code."""
-    for frame in reversed(frames):
-        if not is_library(frame.file):
-            return frame
+    """The innermost frame outside the standard library, installed packages and the probe
+    (`frames` outermost first); the innermost frame when every frame is library code."""
+    for index in range(len(frames) - 1, -1, -1):
+        if not is_library_at(frames, index):
+            return frames[index]
     return frames[-1] if frames else None
+
+
+def is_library_at(frames: list[Frame], index: int) -> bool:
+    """Frame `index` of `frames` (outermost first) is library code: by its file, or a manager
+    proxy's generated method."""
+    callee = frames[index + 1] if index + 1 < len(frames) else None
+    return is_library(frames[index].file) or _generated_proxy_method(frames[index], callee)
+
+
+def _generated_proxy_method(frame: Frame, callee: Frame | None) -> bool:
+    """A manager proxy's method: multiprocessing generates it with exec() ("<string>"), and it
+    only calls `BaseProxy._callmethod`. The program's line is its caller."""
+    return (
+        frame.file.startswith("<")
+        and callee is not None
+        and callee.function == "_callmethod"
+        and callee.file.replace("\\", "/").endswith("multiprocessing/managers.py")
+    )
 
 
 def short_path(path: str) -> str:

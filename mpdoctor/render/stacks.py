@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from mpdoctor.diagnose.tracebacks import is_library, short_path
+from mpdoctor.diagnose.tracebacks import is_library_at, short_path
 from mpdoctor.model import ProcessInfo, ThreadInfo, Wait
 from mpdoctor.render.formatting import display_path
 
@@ -48,7 +48,7 @@ def _frames(thread: ThreadInfo, paths_under: str | None) -> list[str]:
     frames = thread.stack
     if not frames:
         return []
-    keep = [i for i, f in enumerate(frames) if not is_library(f.file)]
+    keep = [i for i in range(len(frames)) if not is_library_at(frames, i)]
     keep = sorted({*keep[-(_MAX_FRAMES - 1) :], len(frames) - 1})
     lines, last = [], -1
     for i in keep:
@@ -57,7 +57,7 @@ def _frames(thread: ThreadInfo, paths_under: str | None) -> list[str]:
         frame = frames[i]
         path = (
             short_path(frame.file)
-            if is_library(frame.file)
+            if is_library_at(frames, i)
             else display_path(frame.file, paths_under)
         )
         lines.append(f"{path}:{frame.line} in {frame.function}")

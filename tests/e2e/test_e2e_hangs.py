@@ -133,6 +133,14 @@ def test_a_timed_get_retried_forever_is_a_polling_loop(tmp_path) -> None:
     assert ("poll_get_timeout.py", 20, "blocked") in _cited(data)
 
 
+def test_a_wait_in_a_manager_proxy_is_located_at_the_programs_call(tmp_path) -> None:
+    program = ROOT / "tests" / "e2e" / "programs" / "manager_queue_get.py"
+    result, data, stderr = _run(tmp_path, "--hang-after", "1", "--timeout", "4", str(program))
+    assert result.returncode == 124, stderr
+    assert ("manager_queue_get.py", 8, "waiting") in _cited(data), stderr
+    assert "<string>" not in stderr
+
+
 @pytest.mark.parametrize("name", ["join_with_drain_thread", "long_sleep", "busy_workers"])
 def test_a_program_that_only_looks_stuck_is_left_alone(tmp_path, name) -> None:
     sample = read_sample(SAMPLES / f"{name}.py")
