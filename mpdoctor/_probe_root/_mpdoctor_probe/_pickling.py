@@ -80,7 +80,7 @@ def _call_site(frames, lines):
                 api = "%s.%s" % (type(owner).__name__, name)
             else:
                 api = _UNBOUND.get(name, name)
-            awaited = name in ("get", "wait", "result", "__get_result", "next", "__next__")
+            awaited = name in _AWAITING
             code = user.f_code
             site = {"file": code.co_filename, "line": lines[i - 1], "function": code.co_name}
             return api, site, awaited
@@ -104,7 +104,15 @@ def after_feeder_error(exiting) -> None:
     _emit("object", exc, [("object", obj)], api="Queue.put", dropped=True)
 
 
-_UNBOUND = {"result_iterator": "Executor.map", "result": "Future.result"}
+# Functions whose caller the program called: the generator that ProcessPoolExecutor.map
+# returns is `_chain_from_iterable_of_lists` on 3.9+, `result_iterator` before.
+_UNBOUND = {
+    "result_iterator": "Executor.map",
+    "_chain_from_iterable_of_lists": "Executor.map",
+    "result": "Future.result",
+}
+_AWAITING = {"get", "wait", "result", "__get_result", "next", "__next__", "result_iterator",
+             "_chain_from_iterable_of_lists"}  # fmt: skip
 
 
 def _roots(obj, frames):
