@@ -52,25 +52,36 @@ def check(
     color: ColorChoice = typer.Option(ColorChoice.auto, "--color", help="auto, always or never."),
 ) -> int:
     """Check a program's source for multiprocessing mistakes, without running it."""
-    from mpdoctor.static.ast_rules import check_source
+    from mpdoctor.static.ast_rules import check_source, decode_source
 
     if not program:
         raise UsageError("missing program: give SCRIPT")
     script = _script_file(Path(program[0]))
     try:
-        source = script.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        source = decode_source(script.read_bytes())  # its coding cookie, a BOM: as python
+    except (OSError, ValueError) as exc:
         raise UsageError(f"{script}: cannot read: {exc}") from None
     try:
         findings = check_source(source, str(script.resolve()))
     except SyntaxError as exc:
-        raise UsageError(f"{script}:{exc.lineno}: syntax error: {exc.msg}") from None
+        where = f"{script}:{line}" if (line := _error_line(exc, source)) else str(script)
+        raise UsageError(f"{where}: syntax error: {exc.msg}") from None
     rows = _run_matrix(program, timeout, python) if matrix else None
     print_check(str(script), findings, rows, color)
     if rows is not None and any(row.interrupted for row in rows):
         return 130
     failed = any(f.severity == "error" for f in findings) or any(not r.ok for r in rows or [])
     return 1 if failed else 0
+
+
+def _error_line(exc: SyntaxError, source: str) -> int | None:
+    """The line of a syntax error; for a NUL byte, which the parser reports without one, the
+    line holding the first (as python names it)."""
+    if exc.lineno:
+        return exc.lineno
+    if "\0" in source:
+        return source.count("\n", 0, source.index("\0")) + 1
+    return None
 
 
 def _script_file(path: Path) -> Path:

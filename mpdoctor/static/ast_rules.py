@@ -4,22 +4,26 @@ Pure: source text in, findings out, with the same finding ids and hints as `mpdo
 What is recognised as multiprocessing is what the file imports: `multiprocessing` (any alias,
 its submodules, names imported from it), `concurrent.futures`, and contexts from
 `get_context()`. A name the file does not tie to those is never a pool, so `df.map(lambda ...)`
-is not a finding.
+is not a finding. `multiprocessing.dummy` (threads behind the multiprocessing API) is not
+multiprocessing, nor are `ThreadPool` and `ThreadPoolExecutor`.
 
 Rules:
 * missing-main-guard: code that runs at import time (module level, outside
   `if __name__ == "__main__":`) creates a Pool, an executor or a Manager, starts a Process,
-  calls a function of this file that does, or calls set_start_method().
+  calls a function of this file that does, or calls set_start_method() without force=True.
+  What is in a function body (an async one too) does not run at import time.
 * unpicklable-callable: a lambda or a nested function given to a pool or executor call (always
   an error) or as a Process target / pool initializer (fails under spawn and forkserver only).
 * pool-not-closed: a Pool assigned to a name that is never closed, terminated, joined, used in
   a `with` block, returned or passed on.
-* join-deadlock (suspected): `p.join()` before any `q.get()` of a Queue that `p` was given.
+* join-deadlock (suspected): `p.join()` before any `q.get()` of a Queue that `p` was given
+  (a multiprocessing Queue: a Manager's queue is a proxy, with no feeder thread to wait for).
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from dataclasses import dataclass, field
 
 from mpdoctor.diagnose.rules import missing_main_guard, unpicklable_callable
@@ -45,6 +49,8 @@ _SENDING_METHODS = {
     "submit",
 }
 _CLOSING_METHODS = {"close", "terminate", "join", "__exit__"}
+_QUEUES = ("Queue", "SimpleQueue", "JoinableQueue")
+_THREADS_MODULE = "dummy"  # multiprocessing.dummy: the same API over threads
 
 POOL_NOT_CLOSED_HINT = Hint(
     fix="Use the pool in a with block, or call close() then join() when its work is done.",
@@ -89,9 +95,14 @@ class _Checker:
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    if alias.name.split(".")[0] in ("multiprocessing", "concurrent"):
-                        self.modules.add((alias.asname or alias.name).split(".")[0])
+                    if alias.name.split(".")[0] not in ("multiprocessing", "concurrent"):
+                        continue
+                    if alias.asname and _is_threads_module(alias.name):
+                        continue  # `import multiprocessing.dummy as d`: d.Pool is threads
+                    self.modules.add((alias.asname or alias.name).split(".")[0])
             elif isinstance(node, ast.ImportFrom) and node.module:
+                if _is_threads_module(node.module):
+                    continue  # `from multiprocessing.dummy import Pool`: a thread pool
                 if node.module.startswith(_MP_MODULES) or node.module == "concurrent":
                     for alias in node.names:
                         self.imported[alias.asname or alias.name] = alias.name
@@ -105,7 +116,8 @@ class _Checker:
         if isinstance(node, ast.Name):
             return node.id in self.modules or node.id in self.contexts
         if isinstance(node, ast.Attribute):
-            return self._mp_base(node.value)
+            # `multiprocessing.dummy.Pool`: threads
+            return node.attr != _THREADS_MODULE and self._mp_base(node.value)
         if isinstance(node, ast.Call):
             return self._is_context(node)
         return False
@@ -150,7 +162,9 @@ class _Checker:
         }
         starting = self._functions_that_start(functions)
         for stmt in self.tree.body:
-            if _is_main_guard(stmt) or isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            if _is_main_guard(stmt) or isinstance(
+                stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
                 continue
             self._import_time(stmt, starting)
         self._scope(self.tree.body, _Scope())
@@ -192,7 +206,7 @@ class _Checker:
                 self._guard_finding(node, f"creates {what} at import time")
             elif self._starts_process(node):
                 self._guard_finding(node, "starts a Process at import time")
-            elif self._is_call_to(node, "set_start_method"):
+            elif self._is_call_to(node, "set_start_method") and not _forced(node):
                 self._guard_finding(
                     node,
                     "calls set_start_method() at import time: a child raises "
@@ -269,11 +283,10 @@ class _Checker:
                 scope.pools[name] = value
             elif what == "a Process":
                 scope.processes[name] = value  # type: ignore[assignment]
-            elif isinstance(value, ast.Call) and _callee(value) in (
-                "Queue",
-                "SimpleQueue",
-                "JoinableQueue",
-            ):
+            elif any(self._is_call_to(value, queue) for queue in _QUEUES):
+                # multiprocessing's own queue (mp.Queue(), ctx.Queue(), Queue() imported from
+                # it), not manager.Queue(): a proxy, whose put() returns once the manager has
+                # the item, so joining its putter before reading cannot block.
                 scope.queues.add(name)
 
     def _sent_callables(self, call: ast.Call, scope: _Scope) -> None:
@@ -374,9 +387,24 @@ class _Checker:
                     )
 
 
+def decode_source(data: bytes) -> str:
+    """The text of a source file's bytes, decoded as Python decodes it: the encoding of its
+    coding cookie or UTF-8, a UTF-8 BOM dropped, CRLF and CR read as LF (the same lines).
+    Raises ValueError (UnicodeDecodeError among them) when Python could not decode it either."""
+    try:
+        return importlib.util.decode_source(data)
+    except SyntaxError as exc:  # a cookie naming no codec, a first line that is not UTF-8
+        raise ValueError(exc.msg) from None
+    except LookupError as exc:  # a cookie naming a codec that is not a text encoding
+        raise ValueError(str(exc)) from None
+
+
 def check_source(source: str, path: str) -> list[Finding]:
     """Findings for the program in `source` (raises SyntaxError like compile())."""
-    tree = ast.parse(source, filename=path)
+    try:
+        tree = ast.parse(source, filename=path)
+    except ValueError as exc:  # a NUL byte under Python 3.10 (a SyntaxError from 3.11)
+        raise SyntaxError(str(exc)) from None
     findings = _Checker(path, tree).run()
     unique: dict[tuple, Finding] = {}
     for finding in findings:
@@ -396,6 +424,24 @@ def _is_main_guard(stmt: ast.stmt) -> bool:
     names = {s.id for s in sides if isinstance(s, ast.Name)}
     values = {s.value for s in sides if isinstance(s, ast.Constant)}
     return "__name__" in names and "__main__" in values and isinstance(test.ops[0], ast.Eq)
+
+
+def _is_threads_module(module: str) -> bool:
+    """`multiprocessing.dummy` and its submodules: the multiprocessing API over threads."""
+    parts = module.split(".")
+    return parts[0] == "multiprocessing" and _THREADS_MODULE in parts[1:2]
+
+
+def _forced(call: ast.Call) -> bool:
+    """set_start_method(method, force=...) with a force that is not a literal false: the call
+    does not raise when the method is already set (a child's re-import of the main module)."""
+    force = call.args[1] if len(call.args) > 1 else None
+    for keyword in call.keywords:
+        if keyword.arg in ("force", None):  # None: **kwargs, which may hold force
+            force = keyword.value
+    if force is None:
+        return False
+    return not (isinstance(force, ast.Constant) and not force.value)
 
 
 def _walk_code(node: ast.AST):
@@ -421,15 +467,6 @@ def _walk_statements(body: list[ast.stmt]):
             yield from _walk_statements(getattr(stmt, name, []) or [])
         for handler in getattr(stmt, "handlers", []) or []:
             yield from _walk_statements(handler.body)
-
-
-def _callee(call: ast.Call) -> str | None:
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def _call_arguments(call: ast.Call):

@@ -131,6 +131,61 @@ POSITIVE = {
         """,
         [("join-deadlock", "warning", 9)],
     ),
+    "asyncio.run() of an async main that starts processes, unguarded": (
+        """
+        import asyncio
+        from concurrent.futures import ProcessPoolExecutor
+        async def main():
+            with ProcessPoolExecutor(2) as ex:
+                ex.submit(abs, 1)
+        asyncio.run(main())
+        """,
+        [("missing-main-guard", "error", 7)],
+    ),
+    "a real pool beside multiprocessing.dummy": (
+        """
+        import multiprocessing
+        import multiprocessing.dummy
+        from multiprocessing.dummy import Pool as ThreadPool
+        threads = ThreadPool(2)
+        processes = multiprocessing.Pool(2)
+        processes.close()
+        """,
+        [("missing-main-guard", "error", 6)],
+    ),
+    "set_start_method with a false force": (
+        """
+        import multiprocessing as mp
+        mp.set_start_method("spawn", force=False)
+        mp.set_start_method("spawn", False)
+        """,
+        [("missing-main-guard", "error", 3), ("missing-main-guard", "error", 4)],
+    ),
+    "join before draining multiprocessing queues, however created": (
+        """
+        import multiprocessing
+        import multiprocessing as mp
+        from multiprocessing import Queue as MpQueue
+        def produce(q):
+            q.put("x" * 10**6)
+        def main():
+            ctx = mp.get_context("spawn")
+            a = mp.Queue()
+            b = ctx.Queue()
+            c = multiprocessing.SimpleQueue()
+            d = MpQueue()
+            p = mp.Process(target=produce, args=(a, b, c, d))
+            p.start()
+            p.join()
+            print(a.get())
+            print(b.get())
+            print(c.get())
+            print(d.get())
+        if __name__ == "__main__":
+            main()
+        """,
+        [("join-deadlock", "warning", 15)] * 4,
+    ),
 }
 
 NEGATIVE = {
@@ -184,6 +239,85 @@ NEGATIVE = {
         ex = ThreadPoolExecutor()
         class Pool:
             pass
+        """,
+    "processes started inside an async def": """
+        import asyncio
+        from concurrent.futures import ProcessPoolExecutor
+        async def main():
+            with ProcessPoolExecutor(2) as ex:
+                ex.submit(abs, 1)
+            pool = ProcessPoolExecutor(2)
+            pool.shutdown()
+        if __name__ == "__main__":
+            asyncio.run(main())
+        """,
+    "thread pools given lambdas": """
+        import concurrent.futures
+        import multiprocessing.dummy
+        import multiprocessing.dummy as mpd
+        import multiprocessing.pool
+        from concurrent.futures import ThreadPoolExecutor
+        from multiprocessing.dummy import Pool as ThreadPool
+        from multiprocessing.dummy import Process
+        from multiprocessing.pool import ThreadPool as MpThreadPool
+        pool = ThreadPool(2)
+        pool.map(lambda u: u.upper(), ["a", "b"])
+        mpd.Pool(2).map(lambda u: u, [1])
+        multiprocessing.dummy.Pool(2).imap(lambda u: u, [1])
+        multiprocessing.pool.ThreadPool(2).map(lambda u: u, [1])
+        MpThreadPool(2).apply_async(lambda: 1)
+        concurrent.futures.ThreadPoolExecutor().submit(lambda: 1)
+        with ThreadPoolExecutor() as ex:
+            ex.submit(lambda: 1)
+        Process(target=lambda: 1).start()
+        def main():
+            with ThreadPool(2) as threads:
+                threads.map(lambda u: u.upper(), ["a"])
+            mpd.Process(target=lambda: 1).start()
+        """,
+    "set_start_method forced at module level": """
+        import multiprocessing as mp
+        from multiprocessing import set_start_method
+        mp.set_start_method("spawn", force=True)
+        set_start_method("forkserver", True)
+        mp.set_start_method("spawn", **{"force": True})
+        if __name__ == "__main__":
+            pass
+        """,
+    "join before reading a manager's queue": """
+        import multiprocessing as mp
+        from multiprocessing import Manager, Process
+        from multiprocessing.managers import SyncManager
+        def produce(q):
+            q.put("x" * 10**6)
+        def with_block():
+            with mp.Manager() as m:
+                q = m.Queue()
+                p = mp.Process(target=produce, args=(q,))
+                p.start()
+                p.join()
+                print(q.get())
+        def assigned():
+            manager = Manager()
+            q = manager.Queue()
+            j = manager.JoinableQueue()
+            inline = mp.Manager().Queue()
+            p = Process(target=produce, args=(q, j, inline))
+            p.start()
+            p.join()
+            print(q.get(), j.get(), inline.get())
+        def sync_manager():
+            manager = SyncManager()
+            manager.start()
+            q = manager.Queue()
+            p = Process(target=produce, args=(q,))
+            p.start()
+            p.join()
+            print(q.get())
+        if __name__ == "__main__":
+            with_block()
+            assigned()
+            sync_manager()
         """,
     "a module without multiprocessing": """
         def Pool():
