@@ -23,9 +23,10 @@ def test_a_killed_worker_of_an_open_pool() -> None:
     assert f.title == "ForkPoolWorker-1 killed by SIGKILL"
     assert f.message == (
         f"ForkPoolWorker-1 (pid 101), a worker of the Pool created at {SCRIPT}:9, was killed by "
-        "SIGKILL, possibly by the OOM killer. The pool was still open: Pool.map() and "
-        "AsyncResult.get() without a timeout wait forever for the task the worker held."
-    )
+        "SIGKILL, possibly by the OOM killer. The pool was still open and replaced it; a task "
+        "it held is never finished, and Pool.map() or AsyncResult.get() without a timeout "
+        "would wait forever for it."
+    )  # nobody was seen waiting: it may have held no task (a run that goes on)
     assert f.pids == [101]
     [loc] = f.locations
     assert (loc.role, loc.file, loc.line, loc.pid) == ("created", SCRIPT, 9, 100)

@@ -141,6 +141,19 @@ def test_a_wait_in_a_manager_proxy_is_located_at_the_programs_call(tmp_path) -> 
     assert "<string>" not in stderr
 
 
+def test_a_lost_task_is_claimed_only_when_someone_waits_for_it(tmp_path) -> None:
+    held = "wait forever for the task the worker held. It did: pid"
+    _result, data, stderr = _run(tmp_path, str(SAMPLES / "pool_worker_killed_hang.py"))
+    [waited] = [f for f in data["findings"] if f["id"] == "worker-died"]
+    assert held in waited["message"], stderr
+    idle = ROOT / "tests" / "e2e" / "programs" / "pool_result_not_awaited.py"
+    result, data, stderr = _run(tmp_path, str(idle))
+    assert result.returncode == 0, stderr
+    [finding] = [f for f in data["findings"] if f["id"] == "worker-died"]
+    assert "wait forever for the task" not in finding["message"], stderr
+    assert "a task it held is never finished" in finding["message"]
+
+
 @pytest.mark.parametrize("name", ["join_with_drain_thread", "long_sleep", "busy_workers"])
 def test_a_program_that_only_looks_stuck_is_left_alone(tmp_path, name) -> None:
     sample = read_sample(SAMPLES / f"{name}.py")

@@ -122,7 +122,8 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     message = f"{label(first)}, a worker of {whose}, {how}"
     if len(deaths) > 1:
         message += f"; {plural(len(deaths) - 1, 'other worker')} died the same way"
-    message += ". " + _consequence(kind)
+    stuck = pool_waiter(evidence, "lost-task", pool.pool_id) if pool is not None else None
+    message += ". " + _consequence(kind, waited=stuck is not None)
     if len(deaths) > 1:
         names = [label(proc) for proc, _ in deaths[:_NAMES_SHOWN]]
         more = len(deaths) - len(names)
@@ -140,7 +141,6 @@ def _finding(deaths: list[tuple[ProcessEvidence, Death]], evidence: Evidence) ->
     killed = kill_location(first, death)
     if killed is not None:
         locations.append(killed)
-    stuck = pool_waiter(evidence, "lost-task", pool.pool_id) if pool is not None else None
     if stuck is not None:
         at = stuck.user_frame
         message += (
@@ -169,15 +169,22 @@ def _kind_from_role(role: str) -> str:
     return "ProcessPoolExecutor" if role == "executor-worker" else "Pool"
 
 
-def _consequence(kind: str) -> str:
+def _consequence(kind: str, waited: bool) -> str:
+    """What the death does to the pool; `waited`: a caller was seen waiting for a lost task
+    (else the worker may have held none: the run went on)."""
     if kind == "ProcessPoolExecutor":
         return (
             "The executor was still open and is now broken: every pending future raises "
             "BrokenProcessPool."
         )
+    if waited:
+        return (
+            "The pool was still open: Pool.map() and AsyncResult.get() without a timeout wait "
+            "forever for the task the worker held."
+        )
     return (
-        "The pool was still open: Pool.map() and AsyncResult.get() without a timeout wait "
-        "forever for the task the worker held."
+        "The pool was still open and replaced it; a task it held is never finished, and "
+        "Pool.map() or AsyncResult.get() without a timeout would wait forever for it."
     )
 
 
