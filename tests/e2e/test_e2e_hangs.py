@@ -154,6 +154,16 @@ def test_a_lost_task_is_claimed_only_when_someone_waits_for_it(tmp_path) -> None
     assert "a task it held is never finished" in finding["message"]
 
 
+def test_a_lock_the_fork_child_took_twice_is_not_blamed_on_fork_alone(tmp_path) -> None:
+    program = ROOT / "tests" / "e2e" / "programs" / "fork_child_takes_lock_twice.py"
+    result, data, stderr = _run(tmp_path, str(program))
+    assert result.returncode == 124, stderr  # stuck for good: proven, stopped
+    [finding] = [f for f in data["findings"] if f["id"] == "fork-with-threads"]
+    assert finding["title"].endswith("is stuck on a lock no thread of it can release")
+    assert "a Lock taken twice: use an RLock" in finding["message"]
+    assert ("fork_child_takes_lock_twice.py", 17, "blocked") in _cited(data)
+
+
 @pytest.mark.parametrize("name", ["join_with_drain_thread", "long_sleep", "busy_workers"])
 def test_a_program_that_only_looks_stuck_is_left_alone(tmp_path, name) -> None:
     sample = read_sample(SAMPLES / f"{name}.py")

@@ -1,9 +1,11 @@
 """fork-with-threads: a forked child waits forever on a lock another thread held at the fork.
 
 fork() copies only the thread that called it: a lock that another thread held at that moment is
-copied locked, and nobody in the child will ever release it. Proven when the child has a single
-thread blocked, with no timeout, on a private futex (a lock of its own memory), and its parent
-forked it while other threads ran; the probe recorded those threads and their stacks at the fork.
+copied locked, and nobody in the child will ever release it. The hang is proven when the child
+has a single thread blocked, with no timeout, on a private futex (a lock of its own memory), and
+its parent forked it while other threads ran; the probe recorded those threads and their stacks
+at the fork. The cause is not: which lock it is, and whether it was held at the fork, is not
+seen, and a Lock the child's own thread took twice looks the same; the message says both.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def check(evidence: Evidence) -> list[Finding]:
         message = (
             f"{label(child)} was forked while {threads} ran in its parent and waits forever on "
             f"a lock{f' at {where(at)}' if at else ''}: its only thread is blocked on a "
-            "private lock that no thread of the child can release."
+            "private lock that no thread of the child can release. Either another thread held "
+            "it at the fork, which copied it locked (a lock created before the fork), or the "
+            "child's own thread already holds it (a Lock taken twice: use an RLock)."
         )
         lines = [f"at the fork: {t.name or 'a thread'} in {frame_text(t.frames)}" for t in others]
         if not others and child.threads_at_fork:
@@ -57,7 +61,7 @@ def check(evidence: Evidence) -> list[Finding]:
                 id=RULE_ID,
                 severity="error",
                 certainty="proven",
-                title=f"{label(child)} is stuck on a lock copied locked by fork()",
+                title=f"{label(child)} is stuck on a lock no thread of it can release",
                 message=message,
                 pids=[child.key.pid],
                 locations=locations,
