@@ -19,8 +19,13 @@ def sent_failures(evidence: Evidence) -> list[PicklingEvidence]:
     first failing task of a map; a process may fail several calls in turn)."""
     seen: set[tuple] = set()
     out = []
+    # An executor call is recorded by the feeder thread that failed it, without a line, and
+    # again with the program's line when the error reached the top uncaught: keep the latter.
+    placed = {(f.pid, f.what, f.error) for f in evidence.pickling if f.site is not None}
     for failure in evidence.pickling:
         if failure.what not in SENT_WHATS:
+            continue
+        if failure.site is None and (failure.pid, failure.what, failure.error) in placed:
             continue
         key = (failure.pid, failure.api, failure.site and (failure.site.file, failure.site.line))
         if key not in seen:

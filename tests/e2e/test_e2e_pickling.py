@@ -21,6 +21,7 @@ PYTHONS = {
     "3.11": Path(sys.executable),
     "3.13": Path("/root/.pyenv/versions/3.13.0/bin/python"),
 }
+PYTHON_38 = Path("/root/.pyenv/versions/3.8.18/bin/python")
 
 
 def _python(version: str) -> Path:
@@ -128,6 +129,26 @@ def test_unrebuildable_exception_in_an_executor_is_not_a_dead_worker(tmp_path):
     finding = _only(data, "unpicklable-exception")  # and no worker-died: nobody died
     assert "BrokenProcessPool though no worker died" in finding["message"]
     assert "LimitError.__init__(self, name, limit)" in finding["message"]
+
+
+def test_an_executor_failure_the_program_handles_is_still_named(tmp_path):
+    data = _report(tmp_path, PROGRAMS / "executor_handles_lock.py")
+    assert data["_returncode"] == 0
+    finding = _only(data, "unpicklable-object")
+    assert finding["evidence"][0].startswith("args[0] -> Job.lock (_thread.lock)")
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.11"])
+def test_an_executor_that_hangs_on_the_failure_still_names_it(tmp_path, version):
+    # CPython 3.8's executor hangs at shutdown after this error: the finding cannot wait for
+    # an uncaught exception at exit.
+    python = PYTHON_38 if version == "3.8" else _python("3.11")
+    if not python.exists():
+        pytest.skip(f"no Python {version} here")
+    data = _report(tmp_path, PROGRAMS / "executor_map_lambda.py", python, "--timeout", "8")
+    ids = {f["id"] for f in data["findings"]}
+    assert "unpicklable-callable" in ids, data["_stderr"]
+    assert [f["id"] for f in data["findings"]].count("unpicklable-callable") == 1
 
 
 def test_executor_argument_failure_names_the_keyword(tmp_path):

@@ -10,7 +10,8 @@ Four places see one, none of them on the program's normal path:
 * A Queue's feeder thread failing to pickle what the program put (`_feed` catches it, prints
   it and drops the item; put() returned long before): `_watches` calls `after_feeder_error` from
   `is_exiting()`, which `_feed` calls only on that path. The put() line is not known: noting it
-  at every put() would slow the program's hot path.
+  at every put() would slow the program's hot path. A ProcessPoolExecutor's call item fails
+  there too (its future gets the error), recorded without a line.
 * A pool worker building `MaybeEncodingError` (its result, or its exception, could not be sent
   back), and the `ExceptionWithTraceback` of a Pool or ProcessPoolExecutor worker (an exception
   about to be sent back: the parent rebuilds it as `cls(*exc.args)`, and one that cannot be
@@ -99,8 +100,12 @@ def after_feeder_error(exiting) -> None:
     if index is None:
         return  # not a pickling failure (a broken pipe, a closed queue)
     obj = frames[index].f_locals.get("obj")  # dumps ended with the exception: a dead frame
-    if type(obj).__name__ == "_CallItem":
-        return  # ProcessPoolExecutor fails the call's future itself: after_uncaught names it
+    if type(obj).__name__ == "_CallItem" and hasattr(obj, "fn"):
+        # ProcessPoolExecutor fails the call's future. Recorded now: the program may handle
+        # that error, or hang (CPython's executor can, on 3.8 and 3.9); when the error goes
+        # uncaught, after_uncaught adds the line and the diagnosis keeps that one.
+        _emit("call", exc, _call_roots(obj.fn, obj.args, obj.kwargs))
+        return
     _emit("object", exc, [("object", obj)], api="Queue.put", dropped=True)
 
 
