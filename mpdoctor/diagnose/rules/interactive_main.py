@@ -21,11 +21,12 @@ HINT = Hint(
     fix=(
         "Put the functions the children run in a module file and import it (from work import "
         "f), or run the program as a script file; in a notebook, keep worker functions in a "
-        ".py file next to it."
+        ".py file next to it; for python -m PACKAGE, in another module of the package."
     ),
     why=(
         "spawn and forkserver children re-import the main module to find the functions they "
-        "are sent; python -c, stdin and notebooks have no main file to import."
+        "are sent; python -c, stdin and notebooks have no main file to import, and a "
+        "package's __main__ is never imported again."
     ),
     docs="https://docs.python.org/3/library/multiprocessing.html#using-a-pool-of-workers",
 )
@@ -48,7 +49,7 @@ def check(evidence: Evidence) -> list[Finding]:
     message = (
         f"{plural(len(children), 'child', 'children')} ({short_label(first)} first) could not "
         f"find {', '.join(n + '()' for n in names)} in __main__: the program runs {how}, so a "
-        f"{first.start_method or 'spawn'} child has no main module file to import. "
+        f"{first.start_method or 'spawn'} child has no main module to import them from. "
         f"They raised {exception_text(exc)}."
     )
     started = start_location(first, evidence)
@@ -57,7 +58,11 @@ def check(evidence: Evidence) -> list[Finding]:
             id=RULE_ID,
             severity="error",
             certainty="proven",
-            title="children cannot import a main module without a file",
+            title=(
+                "children never import a package's __main__"
+                if how.startswith("as python -m")
+                else "children cannot import a main module without a file"
+            ),
             message=message,
             pids=sorted(p.key.pid for p, _ in children),
             locations=[started] if started else [],
@@ -75,6 +80,9 @@ def _how_run(main: ProcessEvidence | None) -> str:
     args = main.cmdline[1:] if main is not None else []
     if args[:1] == ["-c"]:
         return "as python -c"
+    if args[:1] == ["-m"] and len(args) > 1:
+        # only a package's __main__ gets here: spawn imports any other -m module again
+        return f"as python -m {args[1]} (its __main__.py, which children never import)"
     if args[:1] == ["-"] or not args:
         return "from standard input"
     return "without a main file"
