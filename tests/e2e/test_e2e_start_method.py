@@ -102,8 +102,8 @@ def test_a_packages_main_under_spawn_is_explained(tmp_path):
     data = json.loads(report.read_text())
     [finding] = [f for f in data["findings"] if f["id"] == "interactive-main"]
     assert finding["title"] == "children never import a package's __main__", result.stderr
-    assert "as python -m myapp (its __main__.py, which children never import)" in (
-        finding["message"]
+    assert (
+        "as python -m myapp (its __main__.py, which children never import)" in (finding["message"])
     )
 
 
