@@ -25,7 +25,8 @@ do: Pool's worker handler only replaces workers, it never delivers a task or a r
 
 * `join_before_drain`: a process waits in join() for a child; a thread of the child is stuck
   writing into a pipe the joiner reads (multiprocessing's Queue: the child's feeder thread
-  cannot flush, so the child cannot exit, so join() never returns).
+  cannot flush, so the child cannot exit, so join() never returns), or reading a pipe the
+  joiner writes (a Pipe(duplex=False) or Queue the parent sends on only after the join).
 * `orphaned_reads`: a thread stuck reading a pipe whose only writers are its own process
   (Queue.get() after the producer died: the reader holds the only write end left).
 """
@@ -58,13 +59,15 @@ _HARMLESS = {
 
 @dataclass(frozen=True)
 class JoinCycle:
-    """A join that cannot end: the child is stuck writing into a full pipe only the joiner reads."""
+    """A join that cannot end: the child is stuck writing into a full pipe only the joiner reads,
+    or (`reads`) reading a pipe that nothing but the joiner would write to."""
 
     joiner: int  # pid waiting in join()
     child: int  # pid it waits for
-    writer_tid: int  # the child's thread stuck writing
-    pipe: int  # inode of the full pipe
+    writer_tid: int  # the child's thread stuck on the pipe
+    pipe: int  # inode of the pipe
     queued: int | None
+    reads: bool = False  # the child's thread waits to read what the joiner would send
 
 
 @dataclass(frozen=True)
@@ -182,12 +185,18 @@ def join_before_drain(
             child = waited_child(thread, joiner, joins)
             if child is None or (joiner, thread.tid) not in members:
                 continue
-            for writer in snapshot.threads.get(child, []):
-                if writer.syscall not in ("write", "writev") or (child, writer.tid) not in members:
+            for other in snapshot.threads.get(child, []):
+                reads = other.syscall in ("read", "readv")
+                if not reads and other.syscall not in ("write", "writev"):
                     continue
-                pipe = pipe_at(snapshot, child, writer.fd)
-                if pipe is not None and joiner in {p for p, _fd in pipe.readers}:
-                    cycles.append(JoinCycle(joiner, child, writer.tid, pipe.inode, pipe.queued))
+                pipe = pipe_at(snapshot, child, other.fd)
+                if pipe is None or (child, other.tid) not in members:
+                    continue
+                peers = pipe.writers if reads else pipe.readers
+                if joiner in {p for p, _fd in peers}:
+                    cycles.append(
+                        JoinCycle(joiner, child, other.tid, pipe.inode, pipe.queued, reads)
+                    )
     return cycles
 
 

@@ -97,6 +97,18 @@ def test_proven_under_every_start_method(tmp_path, name, method) -> None:
     assert _leftovers(str(sample.path)) == []
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_waiting_for_what_the_joiner_sends_later_is_proven(tmp_path, method) -> None:
+    program = ROOT / "tests" / "e2e" / "programs" / "join_before_send.py"
+    result, data, stderr = _run(tmp_path, str(LAUNCHER), method, str(program))
+    assert result.returncode == 124, stderr
+    assert data["outcome"]["status"] == "deadlock-stopped", stderr
+    [finding] = [f for f in data["findings"] if f["id"] == "join-deadlock"]
+    assert finding["title"].endswith("which waits for the joiner to send")
+    assert ("join_before_send.py", 14, "blocked") in _cited(data)
+    assert _leftovers(str(program)) == []
+
+
 @pytest.mark.parametrize("version", sorted(PYTHONS))
 @pytest.mark.parametrize("name", PROVEN)
 def test_proven_on_older_and_newer_python(tmp_path, name, version) -> None:

@@ -1,10 +1,12 @@
-"""join-deadlock: a process waits in join() for a child that cannot exit until the joiner reads.
+"""join-deadlock: a process waits in join() for a child that cannot exit until the joiner reads
+(or sends).
 
 The classic: the child put data on a multiprocessing.Queue; its feeder thread must flush it into
 the pipe before the child can exit, the pipe is full, and its only reader is the parent, which
 reads only after join() returns. Proven from /proc: the joiner in wait4 for the child, the
 child's thread blocked writing a pipe whose every reader is the joiner or the child, all of
-them in untimed waits.
+them in untimed waits. The mirror case: the child's thread blocked reading a pipe the joiner
+writes (a Pipe(duplex=False), or a Queue the parent fills after the join).
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ HINT = Hint(
 )
 
 
+SEND_HINT = Hint(
+    fix=(
+        "Send what the child waits for before join(), or close the parent's end of the pipe "
+        "first so that the child's recv() raises EOFError; join() last."
+    ),
+    why=(
+        "A child blocked in recv() or get() exits only once something arrives, and nothing "
+        "will while the only sender waits in join()."
+    ),
+    docs="https://docs.python.org/3/library/multiprocessing.html#multiprocessing.Pipe",
+)
+
+
 def check(evidence: Evidence) -> list[Finding]:
     snap = evidence.hang
     if snap is None:
@@ -53,11 +68,20 @@ def check(evidence: Evidence) -> list[Finding]:
         parent_name = describe(parent, evidence) if parent else f"pid {cycle.joiner}"
         at = joiner.user_frame
         queued = f" ({human_bytes(cycle.queued)} queued, full)" if cycle.queued else ""
-        message = (
-            f"{parent_name} waits in join(){f' at {where(at)}' if at else ''} for {child_name}; "
-            f"{child_name} cannot exit until its {thread_label(writer)} writes into pipe "
-            f"{cycle.pipe}{queued}, which only {parent_name} reads, after the join."
-        )
+        waits = f"{parent_name} waits in join(){f' at {where(at)}' if at else ''} for {child_name}"
+        if cycle.reads:
+            message = (
+                f"{waits}; {child_name} cannot exit while its {thread_label(writer)} waits to "
+                f"read pipe {cycle.pipe}, which nothing but {parent_name} would write to, after "
+                "the join."
+            )
+            title = f"join() waits for {child_name}, which waits for the joiner to send"
+        else:
+            message = (
+                f"{waits}; {child_name} cannot exit until its {thread_label(writer)} writes "
+                f"into pipe {cycle.pipe}{queued}, which only {parent_name} reads, after the join."
+            )
+            title = f"join() waits for {child_name}, which waits for the joiner to read"
         locations = [location("blocked", at, cycle.joiner)] if at else []
         if child is not None and child.start_site is not None:
             locations.append(location("started", child.start_site, cycle.joiner))
@@ -66,12 +90,12 @@ def check(evidence: Evidence) -> list[Finding]:
                 id=RULE_ID,
                 severity="error",
                 certainty="proven",
-                title=f"join() waits for {child_name}, which waits for the joiner to read",
+                title=title,
                 message=message[0].upper() + message[1:],
                 pids=sorted({cycle.joiner, cycle.child}),
                 locations=locations,
                 evidence=process_lines(snap, evidence, [cycle.joiner, cycle.child]),
-                hint=HINT,
+                hint=SEND_HINT if cycle.reads else HINT,
             )
         )
     return findings
