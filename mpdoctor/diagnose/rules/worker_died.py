@@ -179,8 +179,9 @@ def _consequence(kind: str, waited: bool) -> str:
         )
     if waited:
         return (
-            "The pool was still open: Pool.map() and AsyncResult.get() without a timeout wait "
-            "forever for the task the worker held."
+            "The pool was still open, and the worker took with it the task it held (or, idle, "
+            "the lock of the pool's task queue): Pool.map() and AsyncResult.get() without a "
+            "timeout wait forever."
         )
     return (
         "The pool was still open and replaced it; a task it held is never finished, and "
