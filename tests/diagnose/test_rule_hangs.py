@@ -239,10 +239,16 @@ def test_a_read_only_the_reader_could_satisfy_is_orphaned() -> None:
         ended=True,
     )
     producer = proc(101, t=0.1, name="Process-1", exit_code=1, ended_s=0.3)
-    ev = evidence(main_proc(state="sleeping", exit_code=None, ended_s=None), producer, hang=snap)
+    # a child that ended well after it is not taken for the producer: the crashed one is
+    bystander = proc(102, t=0.2, name="Process-2", exit_code=0, ended_s=0.5)
+    ev = evidence(
+        main_proc(state="sleeping", exit_code=None, ended_s=None), producer, bystander, hang=snap
+    )
     ids = {f.id: f for f in diagnose(ev)}
     assert ids["orphaned-wait"].certainty == "proven"
-    assert "Process-1 (pid 101) exited with code 1" in ids["orphaned-wait"].message
+    assert "producer was likely Process-1 (pid 101), which exited with code 1" in (
+        ids["orphaned-wait"].message
+    )
     assert [(loc.role, loc.line) for loc in ids["orphaned-wait"].locations] == [("blocked", 8)]
 
 

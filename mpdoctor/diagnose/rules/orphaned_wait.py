@@ -57,11 +57,14 @@ def _finding(evidence, snap, pid, waiter, proven: bool) -> Finding:
     name = describe(reader, evidence) if reader else f"pid {pid}"
     at = waiter.user_frame
     dead = _ended_children(evidence, reader) if reader else []
+    # The producer is not seen (an ended process's descriptors are gone): a child that died
+    # abnormally is the likely one, else the last to end.
+    dead = [p for p in dead if death_of(p) is not None] or dead
     how = ""
     if dead:
         death = death_of(dead[-1])
         ended = describe_death(dead[-1], death, evidence)[0] if death else "ended"
-        how = f" Its producer {label(dead[-1])} {ended}."
+        how = f" Its producer was likely {label(dead[-1])}, which {ended}."
     verb = "waits" if proven else "keeps polling"
     message = (
         f"{name} {verb} for data{f' at {where(at)}' if at else ''} on a pipe that no live "
