@@ -125,6 +125,7 @@ def _run_matrix(program: list[str], timeout: float, python: str | None) -> list:
                     findings=diagnose(result.evidence),
                     output_tail=_tail(output),
                     interrupted=interrupted,
+                    not_applied=result.start_method_not_applied is not None,
                 )
             )
             if interrupted:

@@ -90,6 +90,8 @@ class RunResult:
     python_version: str | None
     start_method: str | None  # what the main process used (its children, else its default)
     notes: list[str] = field(default_factory=list)
+    # --start-method's method when no process registered the probe, so it was never applied
+    start_method_not_applied: str | None = None
     signals: list[ReceivedSignal] = field(default_factory=list)
     monitor_cpu_s: float = 0.0  # CPU the monitor itself used, both threads
     samples_taken: int = 0
@@ -480,9 +482,13 @@ class _Monitor:
         from mpdoctor.collect.events import read_events
 
         target: Reaped | None = self.reaper.target
+        not_applied = None
         if self.options.start_method:
             streams = read_events(self.session.events_dir)
             self.notes.extend(_explicit_methods(streams, self.options.start_method))
+            if not streams:
+                not_applied = self.options.start_method
+                self.notes.append(_not_applied_note(not_applied))
         if stopped == "timeout":
             self.notes.append(f"stopped after the {self.options.timeout:g} s timeout")
         if self.hang is not None:
@@ -504,8 +510,11 @@ class _Monitor:
             interpreter=None,
             interpreter_exe=_start_field(main_stream, "exe"),
             python_version=_start_field(main_stream, "py"),
-            start_method=_start_method(main_stream, self.options.start_method),
+            start_method=_start_method(
+                main_stream, self.options.start_method, applied=not_applied is None
+            ),
             notes=list(self.notes),
+            start_method_not_applied=not_applied,
             signals=list(self.signals),
             samples_taken=self.sampler.samples_taken,
             reported=self.reported_stop,
@@ -532,6 +541,9 @@ class _Monitor:
         from mpdoctor.model import Outcome
 
         main_stream = self._streams_seen[-1] if self._streams_seen else None
+        # While the program runs, no probe yet may only mean none has registered so far.
+        applied = bool(self._streams_all) or not self.options.start_method
+        not_applied = None if applied else self.options.start_method
         return RunResult(
             evidence=evidence,
             outcome=outcome or Outcome("running", None, None, "target", self.now_s()),
@@ -539,8 +551,9 @@ class _Monitor:
             interpreter=self.interpreter,
             interpreter_exe=_start_field(main_stream, "exe"),
             python_version=_start_field(main_stream, "py"),
-            start_method=_start_method(main_stream, self.options.start_method),
-            notes=list(self.notes),
+            start_method=_start_method(main_stream, self.options.start_method, applied=applied),
+            notes=list(self.notes) + ([_not_applied_note(not_applied)] if not_applied else []),
+            start_method_not_applied=not_applied,
             signals=list(self.signals),
         )
 
@@ -615,11 +628,14 @@ def _start_field(stream: object, name: str) -> str | None:
     return getattr(start, name, None) if start is not None else None
 
 
-def _start_method(stream: object, forced: str | None = None) -> str | None:
+def _start_method(stream: object, forced: str | None = None, applied: bool = True) -> str | None:
     """The start method main used: its children's, else the one fixed at import, else default;
-    "spawn (forced)" when that is the one --start-method made the default."""
+    "spawn (forced)" when that is the one --start-method made the default. `applied` False:
+    no process registered the probe, so nothing made `forced` the default."""
     from mpdoctor.collect.events import ChildStartEvent, MpEvent
 
+    if forced and not applied:
+        return f"unknown (--start-method {forced} not applied: no probe)"
     if stream is None:
         return f"{forced} (forced)" if forced else None
     method = None
@@ -634,6 +650,13 @@ def _start_method(stream: object, forced: str | None = None) -> str | None:
     if forced and method in (None, forced):
         return f"{forced} (forced)"
     return method
+
+
+def _not_applied_note(forced: str) -> str:
+    return (
+        f"--start-method {forced} was not applied: no process registered the probe, which "
+        "sets the default start method, so the program ran under its own default"
+    )
 
 
 def _explicit_methods(streams: list, forced: str) -> list[str]:

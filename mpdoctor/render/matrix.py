@@ -25,9 +25,14 @@ class MatrixRow:
     findings: list[Finding] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)  # the program's last output lines
     interrupted: bool = False
+    # the column's start method was never applied (no process registered the probe: Python
+    # before 3.8, -E, -I): the run says nothing about that method
+    not_applied: bool = False
 
     @property
     def ok(self) -> bool:
+        if self.not_applied:
+            return False
         clean_exit = self.outcome.status == "exited" and self.outcome.exit_code == 0
         return clean_exit and not any(f.severity == "error" for f in self.findings)
 
@@ -53,7 +58,19 @@ def render_check(
     every = list(findings)
     if rows is not None:
         blocks += [Text(), Text("start method matrix", style="bold"), _matrix(rows)]
+        not_run = [row.column for row in rows if row.not_applied]
+        if not_run:
+            blocks.append(
+                Text(
+                    f"{', '.join(not_run)}: not run as asked: the probe that sets the start "
+                    "method did not load (Python before 3.8, -E or -I), so the program ran under "
+                    "its own default",
+                    style="yellow",
+                )
+            )
         for row in rows:
+            if row.not_applied:
+                continue
             if not row.ok and not row.findings and row.output_tail:
                 line = Text(f"{row.column}: the program's output ends with: ", style="dim")
                 line.append(" | ".join(row.output_tail))
@@ -106,7 +123,12 @@ def _matrix(rows: list[MatrixRow]) -> Table:
     table.add_column("outcome", ratio=2, overflow="fold")
     table.add_column("findings", ratio=3, overflow="fold")
     for row in rows:
-        verdict = Text("ok", style="bold green") if row.ok else Text("FAILS", style="bold red")
+        if row.not_applied:
+            verdict = Text("NOT RUN", style="bold yellow")
+        elif row.ok:
+            verdict = Text("ok", style="bold green")
+        else:
+            verdict = Text("FAILS", style="bold red")
         outcome = _short_outcome(row.outcome)
         found = ", ".join(sorted({f.id for f in row.findings})) or "none"
         table.add_row(

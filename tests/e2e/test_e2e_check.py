@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
 def test_directory_without_main_is_a_usage_error(tmp_path):
     code, err = _check(str(tmp_path), cwd=tmp_path)
     assert code == 2 and "without __main__.py" in err
+
+
+def test_matrix_columns_the_probe_could_not_apply_are_not_ok(tmp_path):
+    """An interpreter that keeps the probe out (-E here; Python 3.7 alike): no column ran under
+    the start method it names, so none is ok."""
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -E "$@"\n')
+    python.chmod(0o755)
+    code, err = _check("--matrix", "--python", str(python), str(SAMPLES / "executor_map.py"))
+    assert code == 1, err
+    rows = _rows(err)
+    assert len(rows) == 4 and all("NOT RUN" in row for row in rows.values()), err
+    assert " ok " not in err
+    assert "fork, spawn, forkserver, windows-like: not run as asked" in err
