@@ -140,7 +140,7 @@ class _Builder:
                 cpu_s=s.cpu_s,
                 peak_rss_bytes=s.peak_rss_bytes,  # VmHWM only: None is unknown
                 num_threads=s.num_threads,
-                started_s=self.started_s(key),
+                started_s=_earlier(self.started_s(key), _r(s.first_seen_s)),
                 zombie_since_s=_r(s.zombie_since_s),
                 zombie_until_s=_r(s.zombie_until_s),
             )
@@ -192,6 +192,7 @@ class _Builder:
                 self.argv_from_probe.add(key)
             pe.python = latest.py
             pe.exe = pe.exe or latest.exe
+            pe.started_s = _earlier(pe.started_s, max(0.0, self.rel(start.t)))
             if start.ppid is not None:
                 pe.ppid = start.ppid  # the real parent, even after it was reparented
             if start.forked:
@@ -264,6 +265,7 @@ class _Builder:
                     started_s=max(0.0, self.rel(ev.t)),
                 )
                 self.procs[child.key] = child
+            child.started_s = _earlier(child.started_s, max(0.0, self.rel(ev.t)))
             child.started_as = ev.child_kind or child.started_as
             child.pool_id = ev.pool or child.pool_id
             child.start_site = ev.site or child.start_site
@@ -429,6 +431,11 @@ class _Builder:
                     pe.started_as = role
             if pe.name is None and pe.exe:
                 pe.name = os.path.basename(pe.exe)
+            # Every end time is measured after the end, a start from a create_time may be up to
+            # a tick late (ticks are 10 ms, and so is the clock skew's reading): a process too
+            # short for that never ends before it starts.
+            if pe.ended_s is not None and pe.started_s is not None:
+                pe.started_s = min(pe.started_s, pe.ended_s)
 
     def _forked_copy(
         self, pe: ProcessEvidence, cmdlines_by_pid: dict[int, list[list[str]]]
@@ -440,6 +447,15 @@ class _Builder:
 
 def _r(t: float | None) -> float | None:
     return None if t is None else round(t, 3)
+
+
+def _earlier(started_s: float | None, bound_s: float | None) -> float | None:
+    """A start time no later than `bound_s`, a time the process is known to have existed at (its
+    first event, its parent's word that it started, its first sample): a start computed from a
+    create_time is only as good as a clock tick."""
+    if started_s is None or bound_s is None:
+        return started_s if bound_s is None else bound_s
+    return min(started_s, bound_s)
 
 
 def build_evidence(inputs: BuildInputs) -> Evidence:

@@ -5,7 +5,9 @@ line multiprocessing gave the process (FAILURES.md D3), the start method its boo
 multiprocessing's process names, the main thread's stack when a hang snapshot has one (a Pool's
 `worker()` below everything else: how `mpdoctor inspect` tells a pool worker from another child
 of the fork server without the probe, since both share the server's command line), and last
-whether it is a Python at all.
+whether it is a Python at all: the probe registered in it, or its executable, argv[0] or name
+says so, or it runs its Python parent's program (a zombie or a process that exited before it
+was sampled has no command line, but still its name).
 """
 
 from __future__ import annotations
@@ -115,10 +117,27 @@ def _c_argument(cmdline: list[str]) -> str | None:
     return None
 
 
-def _is_python(proc: ProcessEvidence) -> bool:
+def _is_python(proc: ProcessEvidence, parent: ProcessEvidence | None = None) -> bool:
+    """The probe registered in it, or its executable, argv[0] or name (psutil's, the kernel's
+    `comm`, all a zombie still has) names a Python; or, its command line unknown, it runs its
+    Python parent's program (`_same_program`)."""
     if proc.probed or proc.python:
         return True
-    return runs_python(proc.exe, proc.cmdline[0] if proc.cmdline else None)
+    if runs_python(proc.exe, proc.cmdline[0] if proc.cmdline else None, proc.name):
+        return True
+    return (
+        not proc.cmdline
+        and parent is not None
+        and _is_python(parent)
+        and _same_program(proc, parent)
+    )
+
+
+def _same_program(proc: ProcessEvidence, parent: ProcessEvidence) -> bool:
+    """Its executable or its name is its parent's: what a fork keeps (a fork child that exits
+    at once, or a zombie, has no command line to compare)."""
+    same_exe = bool(proc.exe) and proc.exe == parent.exe
+    return same_exe or (bool(proc.name) and proc.name == parent.name)
 
 
 def runs_python(*paths: str | None) -> bool:
@@ -168,12 +187,22 @@ def _classify(proc: ProcessEvidence, evidence: Evidence, parent: ProcessEvidence
     base_name = name.split("-", 1)[0]
     if base_name in _PROCESS_NAME:
         return _PROCESS_NAME[base_name]
-    if _is_python(proc):
+    if _is_python(proc, parent):
         # A fork reuses its parent's command line; multiprocessing's fork children and bare
         # os.fork() children alike.
         if started_as == "process" or (
             parent is not None and proc.cmdline and parent.cmdline == proc.cmdline
         ):
             return "fork-child"
+        if not proc.cmdline and _unregistered_fork(proc, parent):
+            return "fork-child"
         return "python"
     return "non-python"
+
+
+def _unregistered_fork(proc: ProcessEvidence, parent: ProcessEvidence | None) -> bool:
+    """With no command line to compare (it exited before it was sampled, or was sampled only as
+    a zombie): a child running its probed parent's program that never registered the probe.
+    A Python the parent started with exec (spawn, subprocess) registers as it starts; a fork
+    child only at its first event, so one that exits at once never does."""
+    return parent is not None and parent.probed and not proc.probed and _same_program(proc, parent)

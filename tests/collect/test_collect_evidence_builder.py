@@ -392,3 +392,34 @@ def test_a_probed_child_seen_only_as_a_zombie_has_its_probe_s_command_line(tmp_p
     evidence = build(ev, samples, key_from_ticks(100, 0), main_argv=["python3", "app.py"])
     child = evidence.processes[key_from_ticks(101, 10)]
     assert child.cmdline == ["/usr/bin/python3", "app.py"]
+
+
+def test_a_process_never_ends_before_it_starts(tmp_path):
+    """A create_time is a 10 ms clock tick (and the clock skew is read to one too): a child that
+    lives a millisecond looks created after its parent reaped it. Its start is brought back to
+    what proves it existed: the parent's child-start, its first event, at worst its end."""
+    ev = tmp_path / "events"
+    write(
+        ev,
+        100,
+        0,
+        start(T0, 1, 0),
+        {"e": "child-start", "t": T0 + 0.045, "child": 101, "kind": "process", "site": SITE},
+        {"e": "child-exit", "t": T0 + 0.049, "child": 101, "exitcode": 0},
+        {"e": "child-exit", "t": T0 + 0.069, "child": 102, "exitcode": 0},
+    )
+    zombie = dict(zombie_status=0, zombie_since_s=0.08, state="zombie")
+    samples = dict(
+        [
+            sample(100, 0),
+            sample(101, 5, ppid=100, **zombie),  # created 0.05 by its ticks
+            sample(102, 7, ppid=100, cmdline=[], **zombie),  # created 0.07, no child-start
+        ]
+    )
+    evidence = build(ev, samples, key_from_ticks(100, 0), main_status=0, duration_s=0.2)
+    first = evidence.processes[key_from_ticks(101, 5)]
+    second = evidence.processes[key_from_ticks(102, 7)]
+    assert (first.started_s, first.ended_s) == (0.045, 0.049)
+    assert (second.started_s, second.ended_s) == (0.069, 0.069)
+    for p in evidence.processes.values():
+        assert p.ended_s is None or p.started_s <= p.ended_s, p

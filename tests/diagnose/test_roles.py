@@ -64,7 +64,7 @@ def unprobed(pid: int, ppid: int, cmdline: list[str], t: float, **fields) -> obj
     """What psutil alone sees: no probe, no multiprocessing name, no start method."""
     fields.setdefault("probed", False)
     fields.setdefault("python", None)
-    fields.setdefault("exe", cmdline[0])
+    fields.setdefault("exe", cmdline[0] if cmdline else None)
     return proc(pid, ppid, t=t, cmdline=cmdline, **fields)
 
 
@@ -220,6 +220,32 @@ def test_a_reused_pid_does_not_lend_its_command_line() -> None:
     assert classify(old, ev) == "fork-child"
     assert classify(new, ev) == "non-python"
     assert classify(kid, ev) == "python"  # its parent is the sleep: no command line to share
+
+
+def test_without_a_command_line_the_name_or_the_python_parent_tells() -> None:
+    """A zombie or a child that exited before it was sampled has no command line (nor exe):
+    its name (the kernel's comm), or the probe, still says it is a Python."""
+    # inspect, nothing probed: a zombie producer named "python" is a Python, fork or spawn unknown
+    main = main_proc(name="python", probed=False, python=None, exe=None)
+    zombie = unprobed(101, 100, [], 0.1, exe=None, name="python", state="zombie")
+    assert classify(zombie, evidence(main, zombie)) == "python"
+    # run: the first child of a double fork exits at once, before its fork hook registered it;
+    # it runs its probed parent's program (same name, even one not spelled "python")
+    app = main_proc(name="myapp")
+    first = unprobed(102, 100, [], 0.1, exe=None, name="myapp", exit_code=0)
+    assert classify(first, evidence(app, first)) == "fork-child"
+    # the same, with the parent's interpreter as its executable
+    same_exe = unprobed(103, 100, [], 0.1, exe="/opt/app/bin/app", name=None, exit_code=0)
+    parent = main_proc(exe="/opt/app/bin/app", name="app")
+    assert classify(same_exe, evidence(parent, same_exe)) == "fork-child"
+    # the probe registered: a Python, whatever its name
+    probed = proc(104, t=0.1, cmdline=[], exe=None, name="worker")
+    assert classify(probed, evidence(main_proc(), probed)) in ("fork-child", "python")
+    # known to be something else
+    sleep = unprobed(105, 100, [], 0.1, exe=None, name="sleep", exit_code=0)
+    assert classify(sleep, evidence(main_proc(name="python"), sleep)) == "non-python"
+    unnamed = unprobed(106, 100, [], 0.1, exe=None, name=None, exit_code=0)
+    assert classify(unnamed, evidence(main_proc(name="python"), unnamed)) == "non-python"
 
 
 def test_every_role_is_listed() -> None:

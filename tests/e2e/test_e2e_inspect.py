@@ -107,6 +107,9 @@ def test_orphaned_wait_and_the_producer_s_exit_code_from_outside() -> None:
         assert "exited with code 1" in ids["orphaned-wait"]["message"]
         states = {p["pid"]: p["state"] for p in data["processes"]}
         assert "zombie" in states.values()
+        # no command line left, but its name says it is a Python (fork or spawn: unknown)
+        zombies = [p["role"] for p in data["processes"] if p["state"] == "zombie"]
+        assert zombies and all(role == "python" for role in zombies), data["processes"]
         if HAS_PYSPY:
             for line in sample.marked_lines:
                 assert (sample.path.name, line, "blocked") in _cited(data)
