@@ -308,13 +308,18 @@ def _finding(finding: Finding, paths_under: str | None) -> RenderableType:
         parts.append(where)
     if finding.evidence:
         parts.append(Text("  evidence:", style="dim"))
-        parts += [
-            _indented(Text(display_paths_in(line, paths_under), style="dim"), 4)
-            for line in finding.evidence
-        ]
+        parts += [_evidence_line(display_paths_in(line, paths_under)) for line in finding.evidence]
     if finding.hint is not None and finding.hint.docs:
         parts.append(_unbroken(f"  docs: {finding.hint.docs}", style="dim"))
     return Group(*parts)
+
+
+def _evidence_line(line: str) -> RenderableType:
+    """An evidence line, wrapped under its indent; a traceback (several lines) is never
+    wrapped: a frame's `File "...", line N, in f` stays one line, as Python printed it."""
+    if "\n" not in line:
+        return _indented(Text(line, style="dim"), 4)
+    return _unbroken("\n".join("    " + part for part in line.split("\n")), style="dim")
 
 
 def _indented(text: Text, by: int) -> Padding:

@@ -185,6 +185,18 @@ def test_columns_and_color_always_and_no_color(tmp_path):
     assert ANSI not in no_color.stderr
 
 
+def test_a_traceback_in_evidence_is_never_wrapped_mid_frame():
+    crashed = ROOT / "samples" / "process_crashed_exception.py"
+    narrow = run_mpdoctor(["run", "--mp-log", "off", str(crashed)], env={"COLUMNS": "60"})
+    lines = narrow.stderr.decode().splitlines()
+    frame = '      File "samples/process_crashed_exception.py", line 15, in load_settings'
+    assert frame in lines, narrow.stderr.decode()
+    assert "    KeyError: 'timeout'" in lines
+    # The message still wraps to the width (locations and tracebacks stay whole).
+    message = [line for line in lines if line.startswith(("ERROR", "  Process-1 (pid"))]
+    assert len(message) == 2 and all(len(line) <= 60 for line in message)
+
+
 def test_locations_are_relative_to_where_mpdoctor_runs_and_absolute_elsewhere(tmp_path):
     report = tmp_path / "report.json"
     run = run_mpdoctor(["run", "--mp-log", "off", "--report", str(report), str(SAMPLE)])
