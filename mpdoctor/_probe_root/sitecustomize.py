@@ -12,21 +12,13 @@
 #   leaves no sitecustomize in sys.modules, as without mpdoctor.
 
 
-def _mpdoctor_load(name, path, search=None):
-    # Module `name` (a package when `search` lists its directory) from the byte-code cache of
-    # source file `path`, without importlib's finders: their directory listings, stats and
-    # locks cost every process about 75 us per module, the probe being allowed 1 ms. None when
-    # the cache is missing, stale or checked by hash: the caller then imports as usual.
-    # The caller holds what importlib would hold (nothing at start-up, when no other thread
-    # imports; the import lock in a finder). Python 3.8+ only.
+def _mpdoctor_read(path, header):
+    # The code in byte-code file `path` if it starts with `header`, else None. os.read, not
+    # open(): no io objects (about 2 us less per module, warm).
     import os
-    import sys
 
-    external = sys.modules["_frozen_importlib_external"]
-    cached = external.cache_from_source(path)  # honours -O and PYTHONPYCACHEPREFIX
     try:
-        # os.read, not open(): no io objects (about 2 us less per module, warm)
-        fd = os.open(cached, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             size = os.fstat(fd).st_size
             data = b""
@@ -37,16 +29,91 @@ def _mpdoctor_load(name, path, search=None):
                 data += chunk
         finally:
             os.close(fd)
+    except OSError:
+        return None
+    if data[:16] != header:
+        return None
+    import marshal
+
+    try:
+        return marshal.loads(memoryview(data)[16:])
+    except (EOFError, ValueError, TypeError):  # cut short (a full disk): compile instead
+        return None
+
+
+def _mpdoctor_code(path):
+    # (code, cache path) of the probe's source file `path`: from its byte-code cache, else
+    # from the session's own cache (SESSION/pyc), else compiled (and cached beside the source
+    # as an import would, where it may) and saved there. Without the session's cache, a Python
+    # whose version has no cache in the installed copy and may not write one (-B,
+    # PYTHONDONTWRITEBYTECODE, a read-only install) compiled the probe in every process: about
+    # 4 ms more per spawn child. The session's directory is private to this run and deleted
+    # with it, so writing there ignores -B. None when the source cannot be read. 3.8+ only.
+    import os
+    import sys
+
+    external = sys.modules["_frozen_importlib_external"]
+    cached = external.cache_from_source(path)  # honours -O and PYTHONPYCACHEPREFIX
+    try:
         source = os.stat(path)
     except OSError:
         return None
     stamp = (int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
     size = (source.st_size & 0xFFFFFFFF).to_bytes(4, "little")
-    if data[:16] != external.MAGIC_NUMBER + bytes(4) + stamp + size:
+    header = external.MAGIC_NUMBER + bytes(4) + stamp + size
+    code = _mpdoctor_read(cached, header)
+    if code is not None:
+        return code, cached
+    session = os.environ.get("MPDOCTOR_SESSION")
+    private = os.path.join(session, "pyc", os.path.basename(cached)) if session else None
+    code = _mpdoctor_read(private, header) if private else None
+    if code is not None:
+        return code, cached
+    try:
+        if sys.dont_write_bytecode:
+            with open(path, "rb") as f:
+                code = compile(f.read(), path, "exec", dont_inherit=True)
+        else:  # as an import would: compiled, and cached beside the source where writable
+            code = external.SourceFileLoader("_mpdoctor", path).get_code("_mpdoctor")
+    except (OSError, ImportError):
         return None
-    import marshal
+    if private:
+        import marshal
 
-    code = marshal.loads(memoryview(data)[16:])
+        # Whole or not at all: a process starting beside this one reads the file at any time.
+        partial = "%s.%d" % (private, os.getpid())
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(partial, flags, 0o600)
+            try:
+                data = memoryview(header + marshal.dumps(code))
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
+            os.rename(partial, private)
+        except OSError:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
+    return code, cached
+
+
+def _mpdoctor_load(name, path, search=None):
+    # Module `name` (a package when `search` lists its directory) from source file `path`
+    # through _mpdoctor_code, without importlib's finders: their directory listings, stats and
+    # locks cost every process about 75 us per module, the probe being allowed 1 ms. None when
+    # the source cannot be read: the caller then imports as usual. The caller holds what
+    # importlib would hold (nothing at start-up, when no other thread imports; the import lock
+    # in a finder). Python 3.8+ only.
+    import sys
+
+    found = _mpdoctor_code(path)
+    if found is None:
+        return None
+    code, cached = found
+    external = sys.modules["_frozen_importlib_external"]
     loader = external.SourceFileLoader(name, path)
     spec = sys.modules["_frozen_importlib"].ModuleSpec(name, loader, origin=path)
     spec.has_location = True
@@ -80,7 +147,7 @@ def _mpdoctor_prepare():
             )
             if probe is None:
                 import _mpdoctor_probe as probe
-            probe.start(_mpdoctor_load)
+            probe.start(_mpdoctor_load, _mpdoctor_code)
         except Exception:
             pass
     # After the import above: the probe's later imports go through its package __path__.

@@ -62,6 +62,7 @@ def create_session(parent: str | None = None) -> Session:
     (path / "events").mkdir(mode=0o700)
     (path / "alerts").mkdir(mode=0o700)
     (path / "stacks").mkdir(mode=0o700)
+    (path / "pyc").mkdir(mode=0o700)  # the probe's byte code for a Python with none installed
     return Session(path)
 
 

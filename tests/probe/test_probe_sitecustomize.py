@@ -138,13 +138,16 @@ def _probe_copy(tmp_path: Path, python: Path) -> Path:
     return root
 
 
-def _spawn_child_imports(python: Path, root: Path, tmp_path: Path) -> dict[str, str]:
+def _spawn_child_imports(
+    python: Path, root: Path, tmp_path: Path, flags: tuple[str, ...] = ()
+) -> dict[str, str]:
     """A process with a spawned child's command line importing what one imports."""
     session = tmp_path / "session"
-    (session / "events").mkdir(parents=True)
+    for name in ("events", "pyc"):
+        (session / name).mkdir(parents=True, exist_ok=True)
     env = {**probe_env(session), "PYTHONPATH": str(root)}
     done = subprocess.run(
-        [str(python), "-c", SPAWN_CHILD_IMPORTS, "--multiprocessing-fork"],
+        [str(python), *flags, "-c", SPAWN_CHILD_IMPORTS, "--multiprocessing-fork"],
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert done.stderr == ""
@@ -168,7 +171,10 @@ def test_the_probe_modules_load_from_their_cache_without_importlib_finders(
 
 
 @pytest.mark.parametrize("change", ["stale", "missing"])
-def test_a_stale_or_missing_cache_falls_back_to_a_plain_import(tmp_path: Path, change) -> None:
+def test_a_stale_or_missing_cache_is_compiled_once_into_the_session(tmp_path: Path, change) -> None:
+    """A Python that may not write the cache (-B here; a read-only install or another version
+    alike) compiles the probe once per session, into SESSION/pyc, not in every process; stale
+    code never runs."""
     python = Path(sys.executable)
     root = _probe_copy(tmp_path, python)
     if change == "stale":  # the source changed after the cache was written: never run the old code
@@ -177,6 +183,61 @@ def test_a_stale_or_missing_cache_falls_back_to_a_plain_import(tmp_path: Path, c
     else:
         for cache in root.rglob("__pycache__"):
             shutil.rmtree(cache)
-    shown = _spawn_child_imports(python, root, tmp_path)
-    assert shown["on"] == "True" and shown["finder for the package"] == "True"
+    shown = _spawn_child_imports(python, root, tmp_path, ("-B",))
+    assert shown["on"] == "True" and shown["finder for the package"] == "False"
     assert shown["stale mark"] == ("1" if change == "stale" else "None")
+    assert shown["source"] == "True" and shown["spec"] == "True"
+    private = tmp_path / "session" / "pyc"
+    tag = sys.implementation.cache_tag
+    written = {p.name: p.stat().st_ino for p in private.iterdir()}
+    assert f"_mp.{tag}.pyc" in written
+    assert (f"__init__.{tag}.pyc" in written) == (change == "missing")
+    assert (root / "_mpdoctor_probe" / "__pycache__").exists() == (change == "stale")
+    # The next process of the session reads what the first wrote, and rewrites nothing.
+    again = _spawn_child_imports(python, root, tmp_path, ("-B",))
+    assert again == shown
+    assert {p.name: p.stat().st_ino for p in private.iterdir()} == written
+
+
+def test_a_missing_cache_is_written_beside_the_source_where_python_may(tmp_path: Path) -> None:
+    """As an import would: the next session's processes need not compile either."""
+    python = Path(sys.executable)
+    root = _probe_copy(tmp_path, python)
+    for cache in root.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    session = tmp_path / "session"
+    for name in ("events", "pyc"):
+        (session / name).mkdir(parents=True)
+    env = {**probe_env(session), "PYTHONPATH": str(root)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run(
+        [str(python), "-c", "import multiprocessing.spawn"], env=env, capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, b"")
+    tag = sys.implementation.cache_tag
+    beside = {p.name for p in (root / "_mpdoctor_probe" / "__pycache__").iterdir()}
+    assert {f"__init__.{tag}.pyc", f"_mp.{tag}.pyc"} <= beside
+
+
+def test_the_probe_own_modules_come_from_the_session_cache_too(tmp_path: Path) -> None:
+    """Not only the package and `_mp`: every module of the probe a process imports."""
+    python = Path(sys.executable)
+    root = _probe_copy(tmp_path, python)
+    for cache in root.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    session = tmp_path / "session"
+    for name in ("events", "pyc"):
+        (session / name).mkdir(parents=True)
+    env = {**probe_env(session), "PYTHONPATH": str(root)}
+    show = (
+        "import sys, _mpdoctor_probe._stack as s, _mpdoctor_probe._search as f\n"
+        "print(type(s.__loader__).__name__, type(f.__loader__).__name__)\n"
+    )
+    done = subprocess.run(
+        [str(python), "-B", "-c", show], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "_OwnLoader _OwnLoader\n")
+    tag = sys.implementation.cache_tag
+    names = {p.name for p in (session / "pyc").iterdir()}
+    assert {f"_stack.{tag}.pyc", f"_search.{tag}.pyc"} <= names

@@ -63,17 +63,19 @@ _ESC[92] = "\\\\"
 
 
 _load_cached = None  # sitecustomize's loader: a module from its byte-code cache, or None
+_code_of = None  # sitecustomize's reader: (code, cache path) of a source file, or None
+_own_path = globals().get("__path__")  # what importlib passes the finder for our submodules
 
 
-def start(load_cached=None) -> None:
+def start(load_cached=None, code_of=None) -> None:
     """Start recording in this process if MPDOCTOR_SESSION is set (sitecustomize calls this,
-    lending its loader for `_mp`)."""
-    global _started, _load_cached
+    lending its loader for `_mp` and its byte-code reader for the other modules)."""
+    global _started, _load_cached, _code_of
     session = os.environ.get("MPDOCTOR_SESSION")
     if _started or not session or sys.version_info < (3, 8):
         return
     _started = True
-    _load_cached = load_cached
+    _load_cached, _code_of = load_cached, code_of
     if not _open_session(session):
         return
     try:
@@ -122,6 +124,8 @@ class Finder:
 
     def find_spec(self, name, path=None, target=None, _watched=WATCHED):
         if name not in _watched or not on:
+            if path is _own_path and path is not None and _code_of is not None:
+                return _own_spec(name)
             return None
         try:  # never fail the program's import (e.g. late in interpreter shutdown)
             _mp = _hooks()
@@ -132,6 +136,31 @@ class Finder:
 
     def invalidate_caches(self):
         pass
+
+
+class _OwnLoader:
+    """Loads one of the probe's modules through sitecustomize's `_mpdoctor_code`: from its
+    byte-code cache, else from the session's, never compiled in every process (importlib's
+    loader compiles each time a Python may not write the cache)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        found = _code_of(self.path)
+        if found is None:
+            raise ImportError("cannot read " + self.path, name=module.__name__)
+        exec(found[0], module.__dict__)
+
+
+def _own_spec(name):
+    path = os.path.join(_own_path[0], name.rpartition(".")[2] + ".py")
+    spec = type(__spec__)(name, _OwnLoader(path), origin=path)
+    spec.has_location = True
+    return spec
 
 
 def _hooks():
