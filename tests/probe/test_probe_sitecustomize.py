@@ -199,16 +199,20 @@ def test_a_stale_or_missing_cache_is_compiled_once_into_the_session(tmp_path: Pa
     assert {p.name: p.stat().st_ino for p in private.iterdir()} == written
 
 
-def test_a_missing_cache_is_written_beside_the_source_where_python_may(tmp_path: Path) -> None:
-    """As an import would: the next session's processes need not compile either."""
-    python = Path(sys.executable)
-    root = _probe_copy(tmp_path, python)
-    for cache in root.rglob("__pycache__"):
-        shutil.rmtree(cache)
+def _uncached_probe(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """(probe root, session, environment): a copy of the probe without byte-code caches."""
+    root = tmp_path / "probe_root"
+    shutil.copytree(PROBE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
     session = tmp_path / "session"
     for name in ("events", "pyc"):
         (session / name).mkdir(parents=True)
-    env = {**probe_env(session), "PYTHONPATH": str(root)}
+    return root, session, {**probe_env(session), "PYTHONPATH": str(root)}
+
+
+def test_a_missing_cache_is_written_beside_the_source_where_python_may(tmp_path: Path) -> None:
+    """As an import would: the next session's processes need not compile either."""
+    python = Path(sys.executable)
+    root, _, env = _uncached_probe(tmp_path)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
         [str(python), "-c", "import multiprocessing.spawn"], env=env, capture_output=True,
@@ -223,13 +227,7 @@ def test_a_missing_cache_is_written_beside_the_source_where_python_may(tmp_path:
 def test_the_probe_own_modules_come_from_the_session_cache_too(tmp_path: Path) -> None:
     """Not only the package and `_mp`: every module of the probe a process imports."""
     python = Path(sys.executable)
-    root = _probe_copy(tmp_path, python)
-    for cache in root.rglob("__pycache__"):
-        shutil.rmtree(cache)
-    session = tmp_path / "session"
-    for name in ("events", "pyc"):
-        (session / name).mkdir(parents=True)
-    env = {**probe_env(session), "PYTHONPATH": str(root)}
+    _, session, env = _uncached_probe(tmp_path)
     show = (
         "import sys, _mpdoctor_probe._stack as s, _mpdoctor_probe._search as f\n"
         "print(type(s.__loader__).__name__, type(f.__loader__).__name__)\n"

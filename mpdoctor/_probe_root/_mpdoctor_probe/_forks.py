@@ -56,14 +56,7 @@ def _stacks() -> dict:
         return {}
     try:
         faulthandler.dump_traceback(fd, all_threads=True)
-        size = os.lseek(fd, 0, os.SEEK_CUR)
-        os.lseek(fd, 0, os.SEEK_SET)
-        data = b""
-        while len(data) < size:
-            chunk = os.read(fd, size - len(data))
-            if not chunk:
-                break
-            data += chunk
+        data = os.pread(fd, os.lseek(fd, 0, os.SEEK_CUR), 0)  # a memory file reads whole
     finally:
         os.close(fd)
     return parse_dump(data.decode("ascii", "replace"))
