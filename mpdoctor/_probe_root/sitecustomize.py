@@ -37,7 +37,7 @@ def _mpdoctor_read(path, header):
 
     try:
         return marshal.loads(memoryview(data)[16:])
-    except (EOFError, ValueError, TypeError):  # cut short (a full disk): compile instead
+    except Exception:  # cut short (a full disk), or unreadable: compile instead
         return None
 
 
@@ -78,12 +78,16 @@ def _mpdoctor_code(path):
     except (OSError, ImportError):
         return None
     if private:
+        import _thread
         import marshal
 
         # Whole or not at all: a process starting beside this one reads the file at any time.
-        partial = "%s.%d" % (private, os.getpid())
+        # One partial file per thread (two threads may compile one module at once), and none
+        # taken over from another writer (O_EXCL). Best effort: the code is compiled already.
+        partial = "%s.%d.%d" % (private, os.getpid(), _thread.get_ident())
+        fd = None
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
             fd = os.open(partial, flags, 0o600)
             try:
                 data = memoryview(header + marshal.dumps(code))
@@ -92,11 +96,12 @@ def _mpdoctor_code(path):
             finally:
                 os.close(fd)
             os.rename(partial, private)
-        except OSError:
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
+        except Exception:
+            if fd is not None:  # ours, not another writer's
+                try:
+                    os.unlink(partial)
+                except Exception:
+                    pass
     return code, cached
 
 

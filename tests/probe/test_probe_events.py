@@ -359,11 +359,12 @@ def test_pool_initializer_failure_recorded_per_worker(python: Path, method: str)
     assert exits.count(1) >= len(failures) - 1  # the last failure may be reaped by terminate
 
 
+@pytest.mark.parametrize("mode", ["trap", "no-memfd"])
 @pytest.mark.parametrize("python", PYTHONS)
 def test_threads_at_a_fork_are_named_with_their_stacks_without_current_frames(
-    python: Path,
+    python: Path, mode: str
 ) -> None:
-    run = run_probed(python, PROGRAMS / "fork_beside_thread.py", "fork", "trap")
+    run = run_probed(python, PROGRAMS / "fork_beside_thread.py", "fork", mode)
     assert (run.returncode, run.stdout) == (0, b"[0, 1, 2]\n"), run.text()
     forks = run.of("fork-threads", run.main_pid)
     assert len(forks) >= 3  # one per worker the pool started (the last replacement may not be)
@@ -385,3 +386,29 @@ def test_a_fork_beside_a_thread_never_crashes_the_program_at_exit(python: Path) 
     for _ in range(40):
         run = run_probed(python, PROGRAMS / "fork_beside_thread.py", "fork")
         assert (run.returncode, run.stderr) == (0, b""), run.text()
+
+
+NON_ASCII_THREAD = """\
+import multiprocessing as mp, threading
+def wörk(stop):
+    stop.wait()
+if __name__ == "__main__":
+    stop = threading.Event()
+    threading.Thread(target=wörk, args=(stop,), daemon=True).start()
+    p = mp.get_context("fork").Process(target=print)
+    p.start(); p.join(); stop.set()
+"""
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_a_thread_stack_at_a_fork_keeps_non_ascii_names(python: Path, tmp_path: Path) -> None:
+    """faulthandler escapes what is not ASCII; the event has the names as the code has them."""
+    program = tmp_path / "café" / "prög.py"
+    program.parent.mkdir()
+    program.write_text(NON_ASCII_THREAD, encoding="utf-8")
+    run = run_probed(python, program)
+    assert run.returncode == 0, run.text()
+    [event] = run.of("fork-threads", run.main_pid)
+    [thread] = event["threads"]
+    frame = next(f for f in thread["stack"] if f["function"] == "wörk")
+    assert (frame["file"], frame["line"]) == (str(program), 3)

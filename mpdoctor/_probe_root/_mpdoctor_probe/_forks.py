@@ -13,6 +13,7 @@ has exported buffers"), in about 1 run of 100 of a Pool that replaces its worker
 
 import faulthandler
 import os
+import sys
 
 from . import emit
 
@@ -48,18 +49,43 @@ def _left_out(thread) -> bool:
 
 
 def _stacks() -> dict:
-    """{thread ident: [frame, innermost first]} from faulthandler's dump of every thread, read
-    back from a memory file; {} where there is none (memfd_create is Linux's)."""
-    try:
-        fd = os.memfd_create("mpdoctor-fork-threads", os.MFD_CLOEXEC)
-    except (AttributeError, OSError):
+    """{thread ident: [frame, innermost first]} from faulthandler's dump of every thread (at
+    most 100, the newest first: faulthandler's limit), read back from a memory file, else from
+    a file in the session; {} on any error. Not on a free-threaded build: the other threads
+    run on while faulthandler reads their frames."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    if is_gil_enabled is not None and not is_gil_enabled():
         return {}
     try:
-        faulthandler.dump_traceback(fd, all_threads=True)
-        data = os.pread(fd, os.lseek(fd, 0, os.SEEK_CUR), 0)  # a memory file reads whole
-    finally:
-        os.close(fd)
-    return parse_dump(data.decode("ascii", "replace"))
+        fd = _scratch_file()
+        if fd is None:
+            return {}
+        try:
+            faulthandler.dump_traceback(fd, all_threads=True)
+            data = os.pread(fd, os.lseek(fd, 0, os.SEEK_CUR), 0)  # a local file reads whole
+        finally:
+            os.close(fd)
+        return parse_dump(data.decode("ascii", "replace"))
+    except Exception:
+        return {}
+
+
+def _scratch_file():
+    """A descriptor of an empty file nothing else can open: a memfd (Linux), else a file of
+    the session's, unlinked at once (no memfd_create: macOS, old kernels, some sandboxes)."""
+    try:
+        return os.memfd_create("mpdoctor-fork-threads", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        pass
+    from . import _dir
+
+    if not _dir:
+        return None
+    path = os.path.join(_dir, ".fork-threads-%d" % os.getpid())
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    os.unlink(path)
+    return fd
 
 
 def parse_dump(text: str) -> dict:
@@ -78,5 +104,17 @@ def parse_dump(text: str) -> dict:
             file, _, rest = line[len('  File "') :].rpartition('", line ')
             number, _, function = rest.partition(" in ")
             if file and number.isdigit():
-                stack.append({"file": file, "line": int(number), "function": function})
+                frame = {"file": _unescaped(file), "line": int(number)}
+                frame["function"] = _unescaped(function)
+                stack.append(frame)
     return stacks
+
+
+def _unescaped(text: str) -> str:
+    """faulthandler writes a character beyond ASCII as \\xNN, \\uNNNN or \\UNNNNNNNN."""
+    if "\\" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        return text

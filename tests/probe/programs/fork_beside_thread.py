@@ -2,9 +2,10 @@
 its one worker after each task, so its worker-handler thread forks three times beside the
 program's thread and the pool's own). With argv[2] == "trap", sys._current_frames raises: the
 probe must get the other threads' stacks without it (on 3.12 it could crash the program at
-exit)."""
+exit); with "no-memfd", os.memfd_create is gone, as on macOS."""
 
 import multiprocessing as mp
+import os
 import sys
 import threading
 
@@ -20,6 +21,8 @@ def _trapped():
 if __name__ == "__main__":
     if sys.argv[2:] == ["trap"]:
         sys._current_frames = _trapped
+    if sys.argv[2:] == ["no-memfd"]:
+        del os.memfd_create
     stop = threading.Event()
     waiter = threading.Thread(target=stop.wait, name="waiter", daemon=True)
     waiter.start()
